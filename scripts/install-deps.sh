@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install (idempotently) the Debian packages the real-parts tests need:
+# a JRE, ZooKeeper, PostgreSQL, plus any extra package names given as args.
+#   scripts/install-deps.sh                 # java + zookeeper + postgresql
+#   scripts/install-deps.sh nginx haproxy   # ... and these too
+# A fast no-op when everything is present. Starts no service: our ZooKeeper
+# and PostgreSQL are run by scripts/zk.sh and scripts/pg.sh on their own ports.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_java
+ensure_zookeeper
+ensure_postgres
+if (($# > 0)); then
+  apt_install "$@"
+fi

@@ -1,0 +1,73 @@
+// Thin wrappers over scripts/zk.sh and scripts/pg.sh for tests that use the
+// real parts (a 3-node ZooKeeper ensemble and a PostgreSQL cluster on
+// 127.0.0.1). The scripts are the single source of truth; the constants here
+// follow the same environment defaults (SHA_ZK_BASE_PORT, SHA_PG_PORT).
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+
+const SCRIPTS_DIR = path.resolve(import.meta.dirname, '..', '..', 'scripts');
+const ZK_SCRIPT = path.join(SCRIPTS_DIR, 'zk.sh');
+const PG_SCRIPT = path.join(SCRIPTS_DIR, 'pg.sh');
+const TIMEOUT_MS = 60_000;
+
+function envPort(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new Error(`${name} must be a TCP port, got '${raw}'`);
+  }
+  return n;
+}
+
+const ZK_BASE_PORT = envPort('SHA_ZK_BASE_PORT', 22181);
+const PG_PORT = envPort('SHA_PG_PORT', 25432);
+
+/** `127.0.0.1:22181,127.0.0.1:22182,127.0.0.1:22183` by default. */
+export const ZK_CONNECT: string = [0, 1, 2]
+  .map((i) => `127.0.0.1:${ZK_BASE_PORT + i}`)
+  .join(',');
+
+/** `postgresql://superset:superset@127.0.0.1:25432/superset` by default. */
+export const PG_URL: string = `postgresql://superset:superset@127.0.0.1:${PG_PORT}/superset`;
+
+function run(script: string, args: string[]): Promise<string> {
+  const name = path.basename(script);
+  return new Promise((resolve, reject) => {
+    execFile(
+      script,
+      args,
+      { timeout: TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (error) {
+          const how = error.killed
+            ? `killed after ${TIMEOUT_MS} ms`
+            : `exit code ${String(error.code ?? 'unknown')}`;
+          reject(new Error(`${name} ${args.join(' ')} failed (${how})\n${stderr.trim()}`, { cause: error }));
+          return;
+        }
+        resolve(stdout.trim());
+      },
+    );
+  });
+}
+
+/** Run `scripts/zk.sh ...args`; resolves to trimmed stdout. */
+export async function zk(...args: string[]): Promise<string> {
+  return run(ZK_SCRIPT, args);
+}
+
+/** Run `scripts/pg.sh ...args`; resolves to trimmed stdout. */
+export async function pg(...args: string[]): Promise<string> {
+  return run(PG_SCRIPT, args);
+}
+
+/** N (1..3) of the current ZooKeeper leader (waits for one, bounded). */
+export async function zkLeader(): Promise<number> {
+  const out = await zk('leader');
+  const n = Number(out);
+  if (!Number.isInteger(n) || n < 1 || n > 3) {
+    throw new Error(`zk.sh leader printed '${out}', not a server number`);
+  }
+  return n;
+}
