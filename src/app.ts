@@ -1,0 +1,152 @@
+import type { Config } from './config.ts';
+import { redactUrl } from './config.ts';
+import type { HealthCheck } from './health/check.ts';
+import { createMetadataDbCheck } from './health/metadata-db.ts';
+import { HealthMonitor } from './health/monitor.ts';
+import { SupersetHttpCheck } from './health/superset-http.ts';
+import type { Logger } from './log.ts';
+import { logHealth, logMembership, logRegistration, logSession } from './log-events.ts';
+import { Metrics } from './metrics.ts';
+import { AdminServer } from './proxy/admin.ts';
+import { Membership } from './zookeeper/membership.ts';
+import { Registration } from './zookeeper/registration.ts';
+import { ZkSession } from './zookeeper/session.ts';
+
+const VERSION = '0.1.0';
+
+/**
+ * Composition root: builds the parts a config asks for, starts them in dependency order and closes them in
+ * reverse. Shutdown deregisters first, so routers stop sending here before anything else goes away.
+ */
+export class App {
+  readonly config: Config;
+  readonly metrics: Metrics;
+  readonly session: ZkSession;
+  readonly monitor: HealthMonitor | undefined;
+  readonly registration: Registration | undefined;
+  readonly membership: Membership | undefined;
+  readonly admin: AdminServer;
+  readonly #log: Logger;
+  #draining = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: Config, log: Logger, metrics = new Metrics()) {
+    this.config = config;
+    this.#log = log;
+    this.metrics = metrics;
+    const zk = config.zookeeper;
+    const retry = { baseMs: zk.retryBaseMs, maxMs: zk.retryMaxMs };
+    this.session = new ZkSession({ ...zk, retry });
+    metrics.observeSession(this.session);
+    logSession(this.session, log.child({ component: 'zk' }));
+
+    if (config.roles.registrar) {
+      const checks: HealthCheck[] = [new SupersetHttpCheck(config.superset.url, config.superset.healthPath)];
+      if (config.metadataDb) checks.push(createMetadataDbCheck(config.metadataDb.url, config.health.timeoutMs));
+      this.monitor = new HealthMonitor(checks, config.health);
+      metrics.observeHealth(this.monitor);
+      logHealth(this.monitor, log.child({ component: 'health' }));
+
+      this.registration = new Registration(this.session, {
+        dir: `${zk.root}/replicas`,
+        payload: {
+          id: config.replica.id,
+          url: config.replica.url,
+          zone: config.replica.zone,
+          weight: config.replica.weight,
+          version: VERSION,
+          startedAt: new Date().toISOString(),
+        },
+        jitterMs: zk.registerJitterMs,
+        retry,
+      });
+      metrics.observeRegistration(this.registration);
+      logRegistration(this.registration, log.child({ component: 'registration' }));
+      const registration = this.registration;
+      this.monitor.on('change', ({ state }) => registration.setHealthy(state.kind === 'healthy'));
+    }
+
+    if (config.roles.router) {
+      this.membership = new Membership(this.session, { dir: `${zk.root}/replicas`, retry });
+      metrics.observeMembership(this.membership);
+      logMembership(this.membership, log.child({ component: 'membership' }));
+    }
+
+    this.admin = new AdminServer(
+      {
+        ready: () => this.#ready(),
+        replicas: () => this.#replicasView(),
+        drain: () => this.drain(),
+      },
+      metrics,
+      { host: config.admin.host, port: config.admin.port, ...(config.admin.drainToken ? { drainToken: config.admin.drainToken } : {}) },
+    );
+  }
+
+  async start(): Promise<void> {
+    this.#log.info(
+      {
+        event: 'starting',
+        replica: this.config.replica.id,
+        roles: this.config.roles,
+        zookeeper: this.config.zookeeper.connect,
+        root: this.config.zookeeper.root,
+        metadataDb: this.config.metadataDb ? redactUrl(this.config.metadataDb.url) : null,
+      },
+      'superset-ha starting',
+    );
+    this.session.start();
+    this.membership?.start();
+    this.registration?.start();
+    this.monitor?.start();
+    await this.admin.start();
+    this.#log.info({ event: 'started', admin: this.admin.address }, 'superset-ha started');
+  }
+
+  /** Deregisters and keeps deregistered; resolves when the znode is gone (or the drain deadline passed). */
+  async drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#log.info({ event: 'draining' }, 'draining: deregistering this replica');
+    if (this.registration) {
+      const gone = await this.registration.drain(this.config.shutdown.drainTimeoutMs);
+      if (!gone) this.#log.error({ code: 'SHA_DRAIN_INCOMPLETE' }, 'could not confirm deregistration before the drain deadline; the session close will remove it');
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#doClose();
+    return this.#closing;
+  }
+
+  async #doClose(): Promise<void> {
+    await this.drain();
+    await this.monitor?.close();
+    this.registration?.close();
+    this.membership?.close();
+    await this.admin.close();
+    await this.session.close();
+    this.#log.info({ event: 'closed' }, 'superset-ha stopped');
+  }
+
+  #ready(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (this.#draining) reasons.push('draining');
+    if (this.membership && this.membership.snapshot.replicas.length === 0) reasons.push('no live replica known');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  #replicasView(): unknown {
+    const snap = this.membership?.snapshot;
+    return {
+      self: {
+        id: this.config.replica.id,
+        health: this.monitor?.state ?? null,
+        registered: this.registration?.registered ?? null,
+        draining: this.#draining,
+      },
+      session: this.session.state,
+      live: snap ? { replicas: snap.replicas, stale: snap.stale, readAt: snap.readAt === 0 ? null : new Date(snap.readAt).toISOString() } : null,
+    };
+  }
+}

@@ -1,0 +1,67 @@
+// One catalogue of failure codes. Logs, metrics and tests match on `code`, never on message text.
+export const ErrorCode = {
+  CONFIG_INVALID: 'SHA_CONFIG_INVALID',
+  CONFIG_UNREADABLE: 'SHA_CONFIG_UNREADABLE',
+  USAGE: 'SHA_USAGE',
+  ZK_CONNECT_TIMEOUT: 'SHA_ZK_CONNECT_TIMEOUT',
+  ZK_CONNECTION_LOSS: 'SHA_ZK_CONNECTION_LOSS',
+  ZK_SESSION_EXPIRED: 'SHA_ZK_SESSION_EXPIRED',
+  ZK_SESSION_CLOSED: 'SHA_ZK_SESSION_CLOSED',
+  ZK_OP_TIMEOUT: 'SHA_ZK_OP_TIMEOUT',
+  ZK_PROBE_TIMEOUT: 'SHA_ZK_PROBE_TIMEOUT',
+  ZK_NO_NODE: 'SHA_ZK_NO_NODE',
+  ZK_NODE_EXISTS: 'SHA_ZK_NODE_EXISTS',
+  ZK_BAD_VERSION: 'SHA_ZK_BAD_VERSION',
+  ZK_ERROR: 'SHA_ZK_ERROR',
+  ZK_BAD_PAYLOAD: 'SHA_ZK_BAD_PAYLOAD',
+  ZK_NODE_OWNED_ELSEWHERE: 'SHA_ZK_NODE_OWNED_ELSEWHERE',
+  HEALTH_HTTP_STATUS: 'SHA_HEALTH_HTTP_STATUS',
+  HEALTH_HTTP_BODY: 'SHA_HEALTH_HTTP_BODY',
+  HEALTH_HTTP_UNREACHABLE: 'SHA_HEALTH_HTTP_UNREACHABLE',
+  HEALTH_TIMEOUT: 'SHA_HEALTH_TIMEOUT',
+  HEALTH_CHECK_FAILED: 'SHA_HEALTH_CHECK_FAILED',
+  HEALTH_DB_UNREACHABLE: 'SHA_HEALTH_DB_UNREACHABLE',
+  HEALTH_DB_AUTH: 'SHA_HEALTH_DB_AUTH',
+  HEALTH_DB_QUERY: 'SHA_HEALTH_DB_QUERY',
+  ABORTED: 'SHA_ABORTED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class SidecarError extends Error {
+  readonly code: ErrorCode;
+  /** Structured context safe to log (never secrets). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SidecarError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+}
+
+export function isSidecarError(err: unknown, code?: ErrorCode): err is SidecarError {
+  return err instanceof SidecarError && (code === undefined || err.code === code);
+}
+
+/** Libraries throw non-Errors (node-zookeeper-client's Exception) and strings; normalise for logs. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  if (typeof err === 'string') return err;
+  // node-zookeeper-client's Exception has a useful toString() but is typed as a plain class.
+  if (typeof err === 'object' && err !== null && typeof (err as { toString?: unknown }).toString === 'function') {
+    const text = (err as { toString(): string }).toString();
+    if (text !== '[object Object]') return text;
+  }
+  return JSON.stringify(err) ?? String(err);
+}
+
+/** Serialisable summary for pino: code first so log queries can group by it. */
+export function errorFields(err: unknown): Record<string, unknown> {
+  if (isSidecarError(err)) {
+    const cause = err.cause === undefined ? undefined : describeError(err.cause);
+    return { code: err.code, err: err.message, ...err.details, ...(cause === undefined ? {} : { cause }) };
+  }
+  return { err: describeError(err) };
+}

@@ -1,0 +1,7 @@
+/** One health probe. `run` resolves when healthy and throws a SidecarError (with a stable code) when not. */
+export interface HealthCheck {
+  readonly name: string;
+  run(signal: AbortSignal): Promise<void>;
+  /** Releases connections; safe to call twice. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,85 @@
+import { ErrorCode, SidecarError } from '../errors.ts';
+import { redactUrl } from '../config.ts';
+import type { HealthCheck } from './check.ts';
+import { mysqlDriver } from './mysql-driver.ts';
+import { postgresDriver } from './postgres-driver.ts';
+
+/** What a SQL driver must offer the metadata DB check. One connection, kept between checks. */
+export interface SqlDriver<C> {
+  connect(url: string, timeoutMs: number): Promise<C>;
+  /** Runs `SELECT 1`; must reject (not hang) within about `timeoutMs`. */
+  ping(conn: C, timeoutMs: number): Promise<void>;
+  /** Tears the connection down at once, without a graceful handshake (the server may be hung). */
+  destroy(conn: C): void;
+  /** Whether the error says the credentials were refused (retrying will not help). */
+  isAuthError(err: unknown): boolean;
+}
+
+/**
+ * Superset's /health does not touch its metadata database (notes/superset.md), so a replica whose DB is
+ * gone still says OK. This check runs a real `SELECT 1` over a reused connection, replaced when broken.
+ */
+export class MetadataDbCheck<C> implements HealthCheck {
+  readonly name = 'metadata_db';
+  readonly #url: string;
+  readonly #driver: SqlDriver<C>;
+  readonly #timeoutMs: number;
+  #conn: C | undefined;
+
+  constructor(url: string, driver: SqlDriver<C>, timeoutMs: number) {
+    this.#url = url;
+    this.#driver = driver;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const started = Date.now();
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(new SidecarError(ErrorCode.HEALTH_TIMEOUT, 'metadata DB check timed out', { details: this.#details() }));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined); // handled by the race below; silence the unhandled path
+    let phase: 'connect' | 'query' = 'connect';
+    try {
+      if (this.#conn === undefined) {
+        this.#conn = await Promise.race([this.#driver.connect(this.#url, this.#timeoutMs), aborted]);
+      }
+      phase = 'query';
+      const left = Math.max(1, this.#timeoutMs - (Date.now() - started));
+      await Promise.race([this.#driver.ping(this.#conn, left), aborted]);
+    } catch (err) {
+      this.#discard();
+      if (err instanceof SidecarError) throw err;
+      if (this.#driver.isAuthError(err)) {
+        throw new SidecarError(ErrorCode.HEALTH_DB_AUTH, 'metadata DB refused the credentials', { cause: err, details: this.#details() });
+      }
+      throw new SidecarError(
+        phase === 'connect' ? ErrorCode.HEALTH_DB_UNREACHABLE : ErrorCode.HEALTH_DB_QUERY,
+        phase === 'connect' ? 'cannot connect to the metadata DB' : 'SELECT 1 on the metadata DB failed',
+        { cause: err, details: this.#details() },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#discard();
+    return Promise.resolve();
+  }
+
+  #discard(): void {
+    if (this.#conn !== undefined) this.#driver.destroy(this.#conn);
+    this.#conn = undefined;
+  }
+
+  #details(): Record<string, unknown> {
+    return { db: redactUrl(this.#url) };
+  }
+}
+
+export function createMetadataDbCheck(url: string, timeoutMs: number): HealthCheck {
+  const scheme = new URL(url).protocol;
+  return scheme === 'mysql:'
+    ? new MetadataDbCheck(url, mysqlDriver, timeoutMs)
+    : new MetadataDbCheck(url, postgresDriver, timeoutMs);
+}

@@ -1,0 +1,53 @@
+import { errorFields } from './errors.ts';
+import type { HealthMonitor } from './health/monitor.ts';
+import type { Logger } from './log.ts';
+import type { ZkApi } from './zookeeper/api.ts';
+import type { Membership } from './zookeeper/membership.ts';
+import type { Registration } from './zookeeper/registration.ts';
+
+// One structured line per failure or state change, each with a stable `code` or `event` to query by.
+
+export function logSession(zk: ZkApi, log: Logger): void {
+  zk.on('state', (s) => {
+    if (s.kind === 'disconnected') log[s.suspect ? 'error' : 'warn']({ event: 'zk_state', ...s }, s.suspect ? 'ZooKeeper disconnected past the session timeout: session may be lost' : 'ZooKeeper disconnected');
+    else log.info({ event: 'zk_state', ...s }, `ZooKeeper ${s.kind}`);
+  });
+  zk.on('session', (s) => log.info({ event: 'zk_session', ...s }, s.renewed ? 'new ZooKeeper session after expiry' : 'ZooKeeper session established'));
+  zk.on('expired', (s) => log.error({ code: 'SHA_ZK_SESSION_EXPIRED', ...s }, 'ZooKeeper session expired; opening a new one'));
+  zk.on('connectTimeout', (err) => log.error(errorFields(err), err.message));
+  zk.on('probe', (p) => {
+    if (!p.ok && p.error) log.warn({ ...errorFields(p.error), ms: p.ms }, 'ZooKeeper server stopped answering; moving to another');
+  });
+  zk.on('error', (err) => log.error(errorFields(err), err.message));
+}
+
+export function logMembership(m: Membership, log: Logger): void {
+  m.on('snapshot', (s) =>
+    log[s.stale ? 'warn' : 'info'](
+      { event: 'membership', live: s.replicas.map((r) => r.id), stale: s.stale },
+      s.stale ? 'live set is stale: keeping the last known good set' : 'live set updated',
+    ),
+  );
+  m.on('badPayload', (err) => log.warn(errorFields(err), err.message));
+  m.on('error', ({ error, retryInMs }) => log.warn({ ...errorFields(error), retryInMs }, 'reading the live set failed; keeping the last known set'));
+}
+
+export function logRegistration(r: Registration, log: Logger): void {
+  r.on('change', (c) => log.info({ event: 'registration', path: r.path, ...c }, c.registered ? 'registered' : 'deregistered'));
+  r.on('error', ({ error, retryInMs }) => log.warn({ ...errorFields(error), retryInMs }, `registration step failed: ${error.message}`));
+}
+
+export function logHealth(h: HealthMonitor, log: Logger): void {
+  const failing = new Set<string>();
+  h.on('result', (r) => {
+    // Warn on the first failure of a streak and on recovery; repeats go to debug so an outage does not flood logs.
+    if (r.error) {
+      const first = !failing.has(r.check);
+      failing.add(r.check);
+      log[first ? 'warn' : 'debug']({ ...errorFields(r.error), check: r.check, ms: Math.round(r.ms) }, `health check ${r.check} failed`);
+    } else if (failing.delete(r.check)) {
+      log.info({ event: 'health_check_recovered', check: r.check }, `health check ${r.check} passes again`);
+    }
+  });
+  h.on('change', ({ state, previous }) => log[state.kind === 'healthy' ? 'info' : 'warn']({ event: 'health', state, previous: previous.kind }, `replica is ${state.kind}`));
+}

@@ -1,0 +1,81 @@
+import { parseArgs } from 'node:util';
+import { App } from './app.ts';
+import { loadConfig } from './config.ts';
+import { errorFields, isSidecarError } from './errors.ts';
+import { createLogger } from './log.ts';
+
+const USAGE = `usage: superset-ha run --config FILE
+       superset-ha check-config --config FILE
+
+Environment overrides: SHA_<SECTION>__<FIELD>, e.g. SHA_ZOOKEEPER__CONNECT=zk-0:2181,zk-1:2181
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const [command] = parsed.positionals;
+  if (parsed.values.help || command === undefined) {
+    process.stdout.write(USAGE);
+    return command === undefined && !parsed.values.help ? 2 : 0;
+  }
+  if ((command !== 'run' && command !== 'check-config') || parsed.values.config === undefined) {
+    process.stderr.write(USAGE);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadConfig(parsed.values.config);
+  } catch (err) {
+    // Printed plainly (not as JSON) since a human is reading it, with a stable code for scripts.
+    const code = isSidecarError(err) ? err.code : 'SHA_CONFIG_INVALID';
+    process.stderr.write(`superset-ha: ${code}: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (command === 'check-config') {
+    process.stdout.write('config ok\n');
+    return 0;
+  }
+
+  const log = createLogger(config.log.level);
+  const app = new App(config, log);
+  let signals = 0;
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      log.warn({ event: 'forced_exit', signal }, 'second signal: exiting without draining');
+      log.flush();
+      process.exit(130);
+    }
+    log.info({ event: 'signal', signal }, 'shutting down: deregister, then stop');
+    app.close().then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error(errorFields(err), 'shutdown failed');
+        log.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    await app.start();
+  } catch (err) {
+    log.fatal(errorFields(err), 'start failed');
+    await app.close().catch(() => undefined);
+    log.flush();
+    return 1;
+  }
+  return -1; // keep running
+}
+
+const code = await main(process.argv.slice(2));
+if (code >= 0) process.exitCode = code;

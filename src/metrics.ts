@@ -1,0 +1,109 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HealthMonitor } from './health/monitor.ts';
+import type { SessionState, ZkApi } from './zookeeper/api.ts';
+import type { Membership } from './zookeeper/membership.ts';
+import type { Registration } from './zookeeper/registration.ts';
+
+const SESSION_STATES = ['connecting', 'connected', 'disconnected', 'suspect', 'closed'] as const;
+
+function sessionStateName(s: SessionState): (typeof SESSION_STATES)[number] {
+  return s.kind === 'disconnected' && s.suspect ? 'suspect' : s.kind;
+}
+
+/**
+ * The sidecar's Prometheus metrics, on a Registry of its own (never prom-client's global one), fed only
+ * by component events: core logic does not import prom-client. Names are listed in DESIGN.md.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #r = this.registry;
+
+  readonly replicasLive = new Gauge({ name: 'superset_ha_replicas_live', help: 'Replicas in the routing table', registers: [this.#r] });
+  readonly membershipStale = new Gauge({
+    name: 'superset_ha_membership_stale',
+    help: '1 while the live set is the last known good one, not confirmed by a connected ZooKeeper session',
+    registers: [this.#r],
+  });
+  readonly membershipErrors = new Counter({ name: 'superset_ha_membership_errors_total', help: 'Failed reads of the live set', labelNames: ['code'], registers: [this.#r] });
+  readonly badPayloads = new Counter({
+    name: 'superset_ha_membership_bad_payloads_total',
+    help: 'Replica znodes skipped because their payload did not validate (counted once per distinct problem)',
+    registers: [this.#r],
+  });
+  readonly registered = new Gauge({ name: 'superset_ha_registered', help: '1 while this replica\'s znode exists and is ours', registers: [this.#r] });
+  readonly registrationErrors = new Counter({
+    name: 'superset_ha_registration_errors_total',
+    help: 'Failed registration steps (retried with backoff)',
+    labelNames: ['code'],
+    registers: [this.#r],
+  });
+  readonly sessionState = new Gauge({ name: 'superset_ha_zk_session_state', help: 'ZooKeeper session state (1 for the current one)', labelNames: ['state'], registers: [this.#r] });
+  readonly expirations = new Counter({ name: 'superset_ha_zk_session_expirations_total', help: 'ZooKeeper sessions that expired', registers: [this.#r] });
+  readonly sessions = new Counter({ name: 'superset_ha_zk_sessions_total', help: 'ZooKeeper sessions established', registers: [this.#r] });
+  readonly connectTimeouts = new Counter({ name: 'superset_ha_zk_connect_timeouts_total', help: 'Attempts to reach the ensemble that timed out', registers: [this.#r] });
+  readonly probeFailures = new Counter({
+    name: 'superset_ha_zk_probe_failures_total',
+    help: 'Liveness probes that missed their deadline (the connection was dropped and moved to another server)',
+    registers: [this.#r],
+  });
+  readonly healthStatus = new Gauge({
+    name: 'superset_ha_health_status',
+    help: '1 if the check passed last time; check="replica" is the verdict after rise/fall',
+    labelNames: ['check'],
+    registers: [this.#r],
+  });
+  readonly healthFailures = new Counter({ name: 'superset_ha_health_check_failures_total', help: 'Failed health checks', labelNames: ['check', 'code'], registers: [this.#r] });
+  readonly healthDuration = new Histogram({
+    name: 'superset_ha_health_check_duration_seconds',
+    help: 'Health check duration',
+    labelNames: ['check'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.#r],
+  });
+
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.#r, prefix: 'superset_ha_' });
+    this.#setSession({ kind: 'connecting' });
+    this.membershipStale.set(1);
+    this.registered.set(0);
+    this.healthStatus.set({ check: 'replica' }, 0);
+  }
+
+  observeSession(zk: ZkApi): void {
+    zk.on('state', (s) => this.#setSession(s));
+    zk.on('session', () => this.sessions.inc());
+    zk.on('expired', () => this.expirations.inc());
+    zk.on('connectTimeout', () => this.connectTimeouts.inc());
+    zk.on('probe', (p) => {
+      if (!p.ok) this.probeFailures.inc();
+    });
+  }
+
+  observeMembership(m: Membership): void {
+    m.on('snapshot', (s) => {
+      this.replicasLive.set(s.replicas.length);
+      this.membershipStale.set(s.stale ? 1 : 0);
+    });
+    m.on('error', ({ error }) => this.membershipErrors.inc({ code: error.code }));
+    m.on('badPayload', () => this.badPayloads.inc());
+  }
+
+  observeRegistration(r: Registration): void {
+    r.on('change', ({ registered }) => this.registered.set(registered ? 1 : 0));
+    r.on('error', ({ error }) => this.registrationErrors.inc({ code: error.code }));
+  }
+
+  observeHealth(h: HealthMonitor): void {
+    h.on('result', (r) => {
+      this.healthStatus.set({ check: r.check }, r.ok ? 1 : 0);
+      this.healthDuration.observe({ check: r.check }, r.ms / 1000);
+      if (r.error) this.healthFailures.inc({ check: r.check, code: r.error.code });
+    });
+    h.on('change', ({ state }) => this.healthStatus.set({ check: 'replica' }, state.kind === 'healthy' ? 1 : 0));
+  }
+
+  #setSession(s: SessionState): void {
+    const current = sessionStateName(s);
+    for (const name of SESSION_STATES) this.sessionState.set({ state: name }, name === current ? 1 : 0);
+  }
+}

@@ -1,0 +1,74 @@
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Metrics } from '../metrics.ts';
+
+export interface AdminView {
+  /** Ready: has a live set to route to (or runs no router) and is not draining. */
+  ready(): { ready: boolean; reasons: string[] };
+  replicas(): unknown;
+  drain(): Promise<void>;
+}
+
+export interface AdminOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly drainToken?: string;
+}
+
+/**
+ * The admin listener: its own port, loopback by default, so probes and scrapes never compete with (or are
+ * exposed like) user traffic.
+ */
+export class AdminServer {
+  readonly #app: FastifyInstance;
+  readonly #opts: AdminOptions;
+  #address: { host: string; port: number } | undefined;
+
+  constructor(view: AdminView, metrics: Metrics, opts: AdminOptions) {
+    this.#opts = opts;
+    this.#app = Fastify({ logger: false, bodyLimit: 1024 });
+    this.#app.get('/healthz', (_req, reply) => reply.send({ ok: true }));
+    this.#app.get('/readyz', async (_req, reply) => {
+      const r = view.ready();
+      return reply.code(r.ready ? 200 : 503).send(r);
+    });
+    this.#app.get('/replicas', (_req, reply) => reply.send(view.replicas()));
+    this.#app.get('/metrics', async (_req, reply) => {
+      const body = await metrics.registry.metrics();
+      return reply.type(metrics.registry.contentType).send(body);
+    });
+    this.#app.post('/drain', (req, reply) => {
+      if (opts.drainToken === undefined) {
+        return reply.code(403).send({ error: 'SHA_ADMIN_DRAIN_DISABLED', message: 'set admin.drainToken to enable POST /drain' });
+      }
+      if (!tokenMatches(req.headers.authorization, opts.drainToken)) {
+        return reply.code(401).send({ error: 'SHA_ADMIN_UNAUTHORIZED', message: 'a valid bearer token is required' });
+      }
+      void view.drain();
+      return reply.code(202).send({ draining: true });
+    });
+  }
+
+  get address(): { host: string; port: number } {
+    if (this.#address === undefined) throw new Error('admin server not started');
+    return this.#address;
+  }
+
+  async start(): Promise<void> {
+    if (this.#address !== undefined) return;
+    await this.#app.listen({ host: this.#opts.host, port: this.#opts.port });
+    const addr = this.#app.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('admin server has no TCP address');
+    this.#address = { host: addr.address, port: addr.port };
+  }
+
+  async close(): Promise<void> {
+    await this.#app.close();
+  }
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header?.startsWith('Bearer ') ? header.slice(7) : '');
+  const want = Buffer.from(token);
+  return given.length === want.length && timingSafeEqual(given, want);
+}

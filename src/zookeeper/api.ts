@@ -1,0 +1,46 @@
+import type { EventEmitter } from 'node:events';
+import type { SidecarError } from '../errors.ts';
+
+/** Where our session stands. `suspect`: disconnected longer than the session timeout, so it may be gone. */
+export type SessionState =
+  | { kind: 'connecting' }
+  | { kind: 'connected'; sessionId: string }
+  | { kind: 'disconnected'; sessionId: string; since: number; suspect: boolean }
+  | { kind: 'closed' };
+
+export interface NodeStat {
+  readonly version: number;
+  /** Hex session id of an ephemeral node's owner; all zeros for persistent nodes. */
+  readonly ephemeralOwner: string;
+  readonly dataLength: number;
+}
+
+export interface WatchEvent {
+  readonly type: string;
+  readonly path: string;
+}
+export type ZkWatcher = (event: WatchEvent) => void;
+
+export interface ZkEvents {
+  state: [SessionState];
+  /** A session was established; `renewed` when it replaces an expired one (ephemerals must be re-created). */
+  session: [{ sessionId: string; renewed: boolean }];
+  /** Every (re)connection, including to another server with the same session. */
+  connected: [{ sessionId: string }];
+  expired: [{ sessionId: string }];
+  connectTimeout: [SidecarError];
+  probe: [{ ok: boolean; ms: number; error?: SidecarError }];
+  error: [SidecarError];
+}
+
+/** The narrow surface registration and membership use; tests may supply their own. */
+export interface ZkApi extends EventEmitter<ZkEvents> {
+  readonly state: SessionState;
+  create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent'): Promise<string>;
+  remove(path: string, version?: number): Promise<void>;
+  setData(path: string, data: Buffer, version?: number): Promise<NodeStat>;
+  exists(path: string): Promise<NodeStat | null>;
+  getData(path: string): Promise<{ data: Buffer; stat: NodeStat }>;
+  getChildren(path: string, watcher?: ZkWatcher): Promise<string[]>;
+  mkdirp(path: string): Promise<void>;
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { ErrorCode, SidecarError } from '../errors.ts';
+
+// What a replica's ephemeral znode holds. Validated on read: a payload written by a broken or foreign
+// writer must never reach the routing table.
+export const replicaPayloadSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+  url: z.url({ protocol: /^https?$/ }),
+  zone: z.string().min(1).max(64),
+  weight: z.number().int().min(1).max(1000),
+  version: z.string().max(64),
+  startedAt: z.iso.datetime(),
+});
+
+export type ReplicaPayload = z.infer<typeof replicaPayloadSchema>;
+
+/** Largest payload we accept; ours are ~200 bytes, and ZooKeeper allows 1 MiB per node. */
+const MAX_PAYLOAD_BYTES = 16 * 1024;
+
+export function encodePayload(p: ReplicaPayload): Buffer {
+  return Buffer.from(JSON.stringify(replicaPayloadSchema.parse(p)));
+}
+
+export function decodePayload(name: string, data: Buffer): ReplicaPayload {
+  const bad = (reason: string, cause?: unknown) =>
+    new SidecarError(ErrorCode.ZK_BAD_PAYLOAD, `replica znode ${name}: ${reason}`, { cause, details: { znode: name, reason } });
+  if (data.length === 0) throw bad('empty payload');
+  if (data.length > MAX_PAYLOAD_BYTES) throw bad(`payload of ${data.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(data.toString('utf8'));
+  } catch (err) {
+    throw bad('payload is not JSON', err);
+  }
+  const parsed = replicaPayloadSchema.safeParse(json);
+  if (!parsed.success) {
+    throw bad(`payload fails the schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`);
+  }
+  if (parsed.data.id !== name) throw bad(`payload id "${parsed.data.id}" does not match the znode name`);
+  return parsed.data;
+}

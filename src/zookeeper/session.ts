@@ -1,0 +1,276 @@
+import { EventEmitter } from 'node:events';
+import * as zookeeper from 'node-zookeeper-client';
+import { backoffDelay, sleep, type BackoffPolicy } from '../backoff.ts';
+import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import { toSidecarError, withDeadline } from './zk-errors.ts';
+import type { NodeStat, SessionState, ZkApi, ZkEvents, ZkWatcher } from './api.ts';
+
+export interface ZkSessionOptions {
+  readonly connect: string;
+  readonly sessionTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly operationTimeoutMs: number;
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
+  readonly retry: BackoffPolicy;
+}
+
+// The library's ConnectionManager is not in its type definitions. The watchdog needs its socket to drop a
+// connection to a server that stopped answering; this is the only place we reach inside the library.
+interface LibraryInternals {
+  connectionManager?: { socket?: { destroy(): void } };
+}
+
+/**
+ * One logical ZooKeeper session over node-zookeeper-client, adding what the library lacks
+ * (notes/zookeeper.md): a connect timeout, a liveness watchdog, "disconnected longer than the session
+ * timeout is suspect", per-operation deadlines, typed errors, and the expiry path (a new session).
+ *
+ * Consumers (registration, membership) react to `connected` / `session` events; they never see the library.
+ */
+export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
+  readonly #opts: ZkSessionOptions;
+  #client: zookeeper.Client | undefined;
+  #generation = 0; // bumps per library client, so callbacks from a replaced client are ignored
+  #state: SessionState = { kind: 'connecting' };
+  #started = false;
+  #closing: Promise<void> | undefined;
+  readonly #abort = new AbortController();
+  #probeTimer: NodeJS.Timeout | undefined;
+  #suspectTimer: NodeJS.Timeout | undefined;
+  #probing = false;
+
+  constructor(opts: ZkSessionOptions) {
+    super();
+    this.#opts = opts;
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Starts establishing a session in the background; never blocks start-up on ZooKeeper. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    void this.#establish(false);
+  }
+
+  async close(): Promise<void> {
+    this.#closing ??= this.#doClose();
+    return this.#closing;
+  }
+
+  async #doClose(): Promise<void> {
+    this.#abort.abort();
+    this.#stopProbe();
+    this.#clearSuspect();
+    const client = this.#client;
+    const wasConnected = this.#state.kind === 'connected';
+    this.#generation++;
+    this.#client = undefined;
+    this.#setState({ kind: 'closed' });
+    if (client === undefined) return;
+    if (wasConnected) {
+      // A clean closeSession makes the ensemble delete our ephemerals now rather than after the timeout.
+      const gone = new Promise<void>((resolve) => client.once('disconnected', resolve));
+      client.close();
+      await Promise.race([gone, sleep(1_000).catch(() => undefined)]);
+    } else {
+      client.close();
+    }
+    dropSocket(client);
+  }
+
+  async #establish(renewed: boolean): Promise<void> {
+    for (let attempt = 0; !this.#abort.signal.aborted; attempt++) {
+      const gen = ++this.#generation;
+      const client = zookeeper.createClient(this.#opts.connect, {
+        sessionTimeout: this.#opts.sessionTimeoutMs,
+        spinDelay: 500,
+        retries: 0,
+      });
+      this.#client = client;
+      this.#setState({ kind: 'connecting' });
+      const connected = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), this.#opts.connectTimeoutMs);
+        client.once('connected', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      this.#wire(client, gen, renewed);
+      client.connect();
+      if (await connected) return;
+      if (gen !== this.#generation) return; // closed meanwhile
+      // The library retries forever without a word when the whole ensemble is down; make that visible
+      // and start over with a fresh client after a jittered pause, so a fleet does not reconnect in step.
+      const delay = backoffDelay(this.#opts.retry, attempt);
+      const err = new SidecarError(ErrorCode.ZK_CONNECT_TIMEOUT, 'no ZooKeeper server answered in time', {
+        details: { connect: this.#opts.connect, timeoutMs: this.#opts.connectTimeoutMs, attempt: attempt + 1, retryInMs: delay },
+      });
+      this.emit('connectTimeout', err);
+      this.#generation++;
+      client.close();
+      dropSocket(client);
+      try {
+        await sleep(delay, this.#abort.signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  #wire(client: zookeeper.Client, gen: number, renewed: boolean): void {
+    let announced = false;
+    client.on('state', (state) => {
+      if (gen !== this.#generation) return;
+      if (state === zookeeper.State.SYNC_CONNECTED) {
+        const sessionId = client.getSessionId().toString('hex');
+        this.#clearSuspect();
+        this.#setState({ kind: 'connected', sessionId });
+        if (!announced) {
+          announced = true;
+          this.emit('session', { sessionId, renewed });
+        }
+        this.emit('connected', { sessionId });
+        this.#startProbe(client, gen);
+      } else if (state === zookeeper.State.DISCONNECTED) {
+        const prev = this.#state;
+        if (prev.kind !== 'connected') return;
+        this.#stopProbe();
+        this.#setState({ kind: 'disconnected', sessionId: prev.sessionId, since: Date.now(), suspect: false });
+        // Expiry is only reported after reconnecting; until then, past the timeout we must assume it is lost.
+        this.#suspectTimer = setTimeout(() => {
+          const s = this.#state;
+          if (gen === this.#generation && s.kind === 'disconnected') this.#setState({ ...s, suspect: true });
+        }, this.#opts.sessionTimeoutMs);
+      } else if (state === zookeeper.State.EXPIRED) {
+        const prev = this.#state;
+        const sessionId = 'sessionId' in prev ? prev.sessionId : client.getSessionId().toString('hex');
+        this.#stopProbe();
+        this.#clearSuspect();
+        this.#generation++;
+        client.close();
+        dropSocket(client);
+        this.emit('expired', { sessionId });
+        void this.#establish(true);
+      } else if (state === zookeeper.State.AUTH_FAILED) {
+        this.emit('error', new SidecarError(ErrorCode.ZK_ERROR, 'ZooKeeper authentication failed'));
+      }
+    });
+  }
+
+  #setState(state: SessionState): void {
+    this.#state = state;
+    this.emit('state', state);
+  }
+
+  #startProbe(client: zookeeper.Client, gen: number): void {
+    this.#stopProbe();
+    this.#probeTimer = setInterval(() => {
+      if (this.#probing || gen !== this.#generation || this.#state.kind !== 'connected') return;
+      this.#probing = true;
+      const started = Date.now();
+      withDeadline(
+        new Promise<void>((resolve, reject) => client.exists('/', (e) => (e ? reject(toSidecarError(e, '/')) : resolve()))),
+        this.#opts.probeTimeoutMs,
+        () => new SidecarError(ErrorCode.ZK_PROBE_TIMEOUT, 'ZooKeeper server did not answer the liveness probe', {
+          details: { timeoutMs: this.#opts.probeTimeoutMs },
+        }),
+      ).then(
+        () => this.emit('probe', { ok: true, ms: Date.now() - started }),
+        (err: unknown) => {
+          if (gen !== this.#generation || this.#state.kind !== 'connected') return;
+          if (isSidecarError(err, ErrorCode.ZK_PROBE_TIMEOUT)) {
+            // A SIGSTOPped or wedged server keeps the TCP socket open: drop it so the library moves on.
+            this.emit('probe', { ok: false, ms: Date.now() - started, error: err });
+            dropSocket(client);
+          }
+        },
+      ).finally(() => {
+        this.#probing = false;
+      });
+    }, this.#opts.probeIntervalMs);
+    this.#probeTimer.unref();
+  }
+
+  #stopProbe(): void {
+    if (this.#probeTimer !== undefined) clearInterval(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#probing = false;
+  }
+
+  #clearSuspect(): void {
+    if (this.#suspectTimer !== undefined) clearTimeout(this.#suspectTimer);
+    this.#suspectTimer = undefined;
+  }
+
+  #call<T>(path: string, run: (client: zookeeper.Client, done: (err: unknown, value?: T) => void) => void): Promise<T> {
+    const client = this.#client;
+    if (client === undefined || this.#state.kind === 'closed') {
+      return Promise.reject(new SidecarError(ErrorCode.ZK_SESSION_CLOSED, 'no ZooKeeper session', { details: { path } }));
+    }
+    const op = new Promise<T>((resolve, reject) => {
+      run(client, (err, value) => (err ? reject(toSidecarError(err, path)) : resolve(value as T)));
+    });
+    return withDeadline(op, this.#opts.operationTimeoutMs, () =>
+      new SidecarError(ErrorCode.ZK_OP_TIMEOUT, 'ZooKeeper operation timed out', {
+        details: { path, timeoutMs: this.#opts.operationTimeoutMs },
+      }),
+    );
+  }
+
+  create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent'): Promise<string> {
+    const m = mode === 'ephemeral' ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT;
+    return this.#call(path, (c, done) => c.create(path, data, m, (e, p) => done(e, p)));
+  }
+
+  remove(path: string, version = -1): Promise<void> {
+    return this.#call(path, (c, done) => c.remove(path, version, (e) => done(e)));
+  }
+
+  setData(path: string, data: Buffer, version = -1): Promise<NodeStat> {
+    return this.#call(path, (c, done) => c.setData(path, data, version, (e, s) => done(e, e ? undefined : toStat(s))));
+  }
+
+  exists(path: string): Promise<NodeStat | null> {
+    return this.#call(path, (c, done) => c.exists(path, (e, s) => done(e, e ? undefined : s ? toStat(s) : null)));
+  }
+
+  getData(path: string): Promise<{ data: Buffer; stat: NodeStat }> {
+    return this.#call(path, (c, done) => c.getData(path, (e, d, s) => done(e, e ? undefined : { data: d ?? Buffer.alloc(0), stat: toStat(s) })));
+  }
+
+  getChildren(path: string, watcher?: ZkWatcher): Promise<string[]> {
+    return this.#call(path, (c, done) =>
+      watcher === undefined
+        ? c.getChildren(path, (e, children) => done(e, children))
+        : c.getChildren(path, libraryWatcher(watcher), (e, children) => done(e, children)),
+    );
+  }
+
+  mkdirp(path: string): Promise<void> {
+    return this.#call(path, (c, done) => c.mkdirp(path, (e) => done(e)));
+  }
+}
+
+// The library de-duplicates watchers by function identity; hand it the same function for the same watcher
+// so re-reading after a reconnect does not stack up copies that each fire on the next event.
+const libraryWatchers = new WeakMap<ZkWatcher, (ev: zookeeper.Event) => void>();
+function libraryWatcher(watcher: ZkWatcher): (ev: zookeeper.Event) => void {
+  let fn = libraryWatchers.get(watcher);
+  if (fn === undefined) {
+    fn = (ev) => watcher({ type: ev.getName(), path: ev.getPath() });
+    libraryWatchers.set(watcher, fn);
+  }
+  return fn;
+}
+
+function toStat(s: zookeeper.Stat): NodeStat {
+  return { version: s.version, ephemeralOwner: s.ephemeralOwner.toString('hex'), dataLength: s.dataLength };
+}
+
+function dropSocket(client: zookeeper.Client): void {
+  (client as unknown as LibraryInternals).connectionManager?.socket?.destroy();
+}

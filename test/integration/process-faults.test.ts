@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeSuperset } from '../support/fake-superset.ts';
+import { SESSION_TIMEOUT_MS, Watcher, testRoot, zkTestOptions } from '../support/harness.ts';
+import { SidecarProcess } from '../support/sidecar-process.ts';
+
+describe('sidecar process faults (real ZooKeeper)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+
+  async function start(root: string, id: string): Promise<SidecarProcess> {
+    const fake = new FakeSuperset();
+    await fake.start();
+    cleanups.push(() => fake.close());
+    const p = new SidecarProcess({
+      zookeeper: { ...zkTestOptions, root },
+      replica: { id, url: fake.url },
+      health: { intervalMs: 300, timeoutMs: 250, rise: 1, fall: 2 },
+      admin: { port: 0 },
+      roles: { router: false },
+    });
+    cleanups.push(() => p.stop());
+    return p;
+  }
+
+  it('SIGKILL: the znode disappears within about the session timeout and a watcher sees it', async () => {
+    const root = testRoot();
+    const w = new Watcher(root).start();
+    cleanups.push(() => w.close());
+    const p = await start(root, 'killed');
+    await w.until((ids) => ids.includes('killed'));
+    const t0 = Date.now();
+    p.signal('SIGKILL');
+    const goneAt = await w.until((ids) => !ids.includes('killed'), 3 * SESSION_TIMEOUT_MS);
+    const ms = goneAt - t0;
+    console.log(`[measure] SIGKILL → znode removal seen by a watcher: ${ms} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`);
+    // The ensemble expires sessions in tick-sized batches: timeout ± one tick (2 s), see notes/zookeeper.md.
+    expect(ms).toBeGreaterThan(SESSION_TIMEOUT_MS - 2000);
+    expect(ms).toBeLessThan(SESSION_TIMEOUT_MS + 3000);
+  });
+
+  it('SIGSTOP past the session timeout, then SIGCONT: it learns of the expiry, opens a new session and re-registers', async () => {
+    const root = testRoot();
+    const w = new Watcher(root).start();
+    cleanups.push(() => w.close());
+    const p = await start(root, 'frozen');
+    await w.until((ids) => ids.includes('frozen'));
+    const first = await p.waitForLog((l) => l.event === 'zk_session');
+    p.signal('SIGSTOP');
+    await w.until((ids) => !ids.includes('frozen'), 3 * SESSION_TIMEOUT_MS); // the ensemble expired it
+    const t0 = Date.now();
+    p.signal('SIGCONT');
+    await p.waitForLog((l) => l.code === 'SHA_ZK_SESSION_EXPIRED');
+    const renewed = await p.waitForLog((l) => l.event === 'zk_session' && l.renewed === true);
+    expect(renewed.sessionId).not.toBe(first.sessionId);
+    const backAt = await w.until((ids) => ids.includes('frozen'), 10_000);
+    console.log(`[measure] SIGCONT → re-registered under a new session: ${backAt - t0} ms`);
+    const metrics = await (await fetch(`${await p.adminUrl()}/metrics`)).text();
+    expect(metrics).toMatch(/superset_ha_zk_session_expirations_total 1\b/);
+    expect(metrics).toMatch(/superset_ha_registered 1\b/);
+  });
+
+  it('SIGTERM deregisters first, then exits 0', async () => {
+    const root = testRoot();
+    const w = new Watcher(root).start();
+    cleanups.push(() => w.close());
+    const p = await start(root, 'leaving');
+    await w.until((ids) => ids.includes('leaving'));
+    const t0 = Date.now();
+    p.signal('SIGTERM');
+    const goneAt = await w.until((ids) => !ids.includes('leaving'), 5000);
+    expect(await p.exited).toEqual({ code: 0, signal: null });
+    // Deregistered explicitly, not by session expiry.
+    expect(goneAt - t0).toBeLessThan(1000);
+    const deregistered = p.logs.findIndex((l) => l.event === 'registration' && l.registered === false);
+    const closed = p.logs.findIndex((l) => l.event === 'closed');
+    expect(deregistered).toBeGreaterThanOrEqual(0);
+    expect(deregistered).toBeLessThan(closed);
+  });
+});

@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.ts';
+import { FakeSuperset } from '../support/fake-superset.ts';
+import { Watcher, metric, testApp, testRoot } from '../support/harness.ts';
+import { PG_URL, pg } from '../support/realparts.ts';
+
+const HEALTH = { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 };
+
+describe('registration follows health (real ZooKeeper + PostgreSQL)', () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()!();
+  });
+
+  async function setup(withDb: boolean): Promise<{ app: App; fake: FakeSuperset; watcher: Watcher; lines: Record<string, unknown>[] }> {
+    const root = testRoot();
+    const fake = new FakeSuperset();
+    await fake.start();
+    cleanups.push(() => fake.close());
+    const watcher = new Watcher(root).start();
+    cleanups.push(() => watcher.close());
+    const { app, lines } = testApp({ root, id: 'r1', supersetUrl: fake.url, ...(withDb ? { metadataDbUrl: PG_URL } : {}), health: HEALTH });
+    cleanups.push(() => app.close());
+    await app.start();
+    return { app, fake, watcher, lines };
+  }
+
+  it('registers when healthy, and the znode is gone within one interval after `fall` failures', async () => {
+    const { app, fake, watcher, lines } = await setup(false);
+    await watcher.until((ids) => ids.includes('r1'));
+    expect(await metric(app, 'superset_ha_registered')).toBe(1);
+
+    let failures = 0;
+    let fallAt = 0;
+    app.monitor!.on('result', (r) => {
+      if (!r.ok && ++failures === HEALTH.fall) fallAt = Date.now();
+    });
+    fake.mode = 'error500';
+    const goneAt = await watcher.until((ids) => !ids.includes('r1'));
+    expect(fallAt).toBeGreaterThan(0);
+    expect(goneAt - fallAt).toBeLessThan(HEALTH.intervalMs);
+    expect(await metric(app, 'superset_ha_registered')).toBe(0);
+    expect(await metric(app, 'superset_ha_health_check_failures_total', { check: 'superset', code: 'SHA_HEALTH_HTTP_STATUS' })).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => l.code === 'SHA_HEALTH_HTTP_STATUS')).toBe(true);
+
+    // Hung and refused Superset deregister the same way; recovery needs `rise` passes.
+    fake.mode = 'ok';
+    await watcher.until((ids) => ids.includes('r1'));
+    fake.mode = 'hang';
+    await watcher.until((ids) => !ids.includes('r1'));
+    expect(await metric(app, 'superset_ha_health_check_failures_total', { check: 'superset', code: 'SHA_HEALTH_TIMEOUT' })).toBeGreaterThanOrEqual(2);
+  });
+
+  it('writes only on state change: a steady healthy replica is created once', async () => {
+    const { app, watcher } = await setup(false);
+    await watcher.until((ids) => ids.includes('r1'));
+    const stat1 = await watcher.session.exists(app.registration!.path);
+    await new Promise((r) => setTimeout(r, 5 * HEALTH.intervalMs));
+    const stat2 = await watcher.session.exists(app.registration!.path);
+    expect(stat2).toEqual(stat1);
+    expect(watcher.history.filter((h) => !h.stale && h.ids.includes('r1'))).toHaveLength(1);
+  });
+
+  it('stopping the metadata DB deregisters; starting it again re-registers after `rise` passes', async () => {
+    const { app, watcher } = await setup(true);
+    await watcher.until((ids) => ids.includes('r1'));
+    try {
+      await pg('stop');
+      await watcher.until((ids) => !ids.includes('r1'), 20_000);
+      expect(await metric(app, 'superset_ha_health_status', { check: 'metadata_db' })).toBe(0);
+      expect(await metric(app, 'superset_ha_health_status', { check: 'superset' })).toBe(1);
+    } finally {
+      await pg('start');
+    }
+    let passesAfterStart = 0;
+    app.monitor!.on('result', (r) => {
+      if (r.check === 'metadata_db' && r.ok) passesAfterStart++;
+    });
+    await watcher.until((ids) => ids.includes('r1'), 20_000);
+    expect(passesAfterStart).toBeGreaterThanOrEqual(HEALTH.rise);
+    expect(await metric(app, 'superset_ha_registered')).toBe(1);
+  });
+
+  it('drain removes the znode and keeps it removed while healthy', async () => {
+    const { app, watcher } = await setup(false);
+    await watcher.until((ids) => ids.includes('r1'));
+    await app.drain();
+    await watcher.until((ids) => !ids.includes('r1'));
+    await new Promise((r) => setTimeout(r, 3 * HEALTH.intervalMs));
+    expect(watcher.ids()).not.toContain('r1');
+  });
+});
