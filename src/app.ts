@@ -5,9 +5,13 @@ import { createMetadataDbCheck } from './health/metadata-db.ts';
 import { HealthMonitor } from './health/monitor.ts';
 import { SupersetHttpCheck } from './health/superset-http.ts';
 import type { Logger } from './log.ts';
-import { logHealth, logMembership, logRegistration, logSession } from './log-events.ts';
+import { logHealth, logMembership, logProxy, logRegistration, logRoutingTable, logSession } from './log-events.ts';
 import { Metrics } from './metrics.ts';
 import { AdminServer } from './proxy/admin.ts';
+import { Proxy } from './proxy/proxy.ts';
+import { ProxyServer } from './proxy/server.ts';
+import { RetryBudget } from './routing/retry-budget.ts';
+import { RoutingTable } from './routing/upstreams.ts';
 import { Membership } from './zookeeper/membership.ts';
 import { Registration } from './zookeeper/registration.ts';
 import { ZkSession } from './zookeeper/session.ts';
@@ -25,13 +29,18 @@ export class App {
   readonly monitor: HealthMonitor | undefined;
   readonly registration: Registration | undefined;
   readonly membership: Membership | undefined;
+  readonly table: RoutingTable | undefined;
+  readonly proxy: ProxyServer | undefined;
   readonly admin: AdminServer;
   readonly #log: Logger;
   #draining = false;
   #closing: Promise<void> | undefined;
+  readonly #onClosed: () => void;
 
-  constructor(config: Config, log: Logger, metrics = new Metrics()) {
+  /** `onClosed` runs after a drain that was asked for over the admin API has closed everything (exit). */
+  constructor(config: Config, log: Logger, metrics = new Metrics(), onClosed: () => void = () => undefined) {
     this.config = config;
+    this.#onClosed = onClosed;
     this.#log = log;
     this.metrics = metrics;
     const zk = config.zookeeper;
@@ -70,13 +79,42 @@ export class App {
       this.membership = new Membership(this.session, { dir: `${zk.root}/replicas`, retry });
       metrics.observeMembership(this.membership);
       logMembership(this.membership, log.child({ component: 'membership' }));
+      const p = config.proxy;
+      const table = new RoutingTable({
+        pool: { connections: p.connectionsPerReplica, connectTimeoutMs: p.connectTimeoutMs, keepAliveMs: p.upstreamKeepAliveMs },
+        outlier: p.outlier,
+        maxEjectedPercent: p.outlier.maxEjectedPercent,
+        balance: {
+          zone: config.replica.zone,
+          ...(p.preferLocal && config.roles.registrar ? { localId: config.replica.id } : {}),
+        },
+      });
+      this.table = table;
+      this.membership.on('snapshot', (snap) => table.update(snap));
+      metrics.observeRoutingTable(table);
+      logRoutingTable(table, log.child({ component: 'routing' }));
+      const proxy = new Proxy(
+        table,
+        new RetryBudget({ ratio: p.retry.budgetRatio, minPerSec: p.retry.budgetMinPerSec, windowMs: p.retry.budgetWindowMs }),
+        {
+          maxAttempts: p.retry.maxAttempts,
+          backoff: { baseMs: p.retry.baseMs, maxMs: p.retry.maxMs },
+          maxReplayBodyBytes: p.maxReplayBodyBytes,
+          headersTimeoutMs: p.headersTimeoutMs,
+          bodyTimeoutMs: p.bodyTimeoutMs,
+          retryAfterS: p.retryAfterS,
+        },
+      );
+      metrics.observeProxy(proxy);
+      logProxy(proxy, log.child({ component: 'proxy' }));
+      this.proxy = new ProxyServer(proxy, table, { host: p.host, port: p.port, clientKeepAliveMs: p.clientKeepAliveMs });
     }
 
     this.admin = new AdminServer(
       {
         ready: () => this.#ready(),
         replicas: () => this.#replicasView(),
-        drain: () => this.drain(),
+        drain: () => this.#adminDrain(),
       },
       metrics,
       { host: config.admin.host, port: config.admin.port, ...(config.admin.drainToken ? { drainToken: config.admin.drainToken } : {}) },
@@ -99,14 +137,19 @@ export class App {
     this.membership?.start();
     this.registration?.start();
     this.monitor?.start();
+    await this.proxy?.start();
     await this.admin.start();
-    this.#log.info({ event: 'started', admin: this.admin.address }, 'superset-ha started');
+    this.#log.info({ event: 'started', admin: this.admin.address, proxy: this.proxy?.address ?? null }, 'superset-ha started');
   }
 
-  /** Deregisters and keeps deregistered; resolves when the znode is gone (or the drain deadline passed). */
+  /**
+   * Deregisters and stays deregistered; resolves when the znode is gone (or the deadline passed). The proxy
+   * keeps serving: other sidecars stop sending here as soon as they see the znode go.
+   */
   async drain(): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
+    this.proxy?.setDraining();
     this.#log.info({ event: 'draining' }, 'draining: deregistering this replica');
     if (this.registration) {
       const gone = await this.registration.drain(this.config.shutdown.drainTimeoutMs);
@@ -114,19 +157,36 @@ export class App {
     }
   }
 
+  /**
+   * The shutdown order of DESIGN.md invariant 4: deregister; keep serving for drainDelayMs while readiness
+   * reports draining, so the ingress stops sending; stop accepting and let in-flight requests finish; then
+   * close the rest in reverse start order.
+   */
   close(): Promise<void> {
     this.#closing ??= this.#doClose();
     return this.#closing;
   }
 
   async #doClose(): Promise<void> {
+    const { drainDelayMs, drainTimeoutMs } = this.config.shutdown;
     await this.drain();
+    if (this.proxy && drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
+    await this.proxy?.close(drainTimeoutMs);
     await this.monitor?.close();
     this.registration?.close();
     this.membership?.close();
+    await this.table?.close();
     await this.admin.close();
     await this.session.close();
     this.#log.info({ event: 'closed' }, 'superset-ha stopped');
+  }
+
+  #adminDrain(): void {
+    this.#log.info({ event: 'admin_drain' }, 'drain requested over the admin API');
+    this.close().then(this.#onClosed, (err: unknown) => {
+      this.#log.error({ code: 'SHA_SHUTDOWN_FAILED', err: String(err) }, 'shutdown after drain failed');
+      this.#onClosed();
+    });
   }
 
   #ready(): { ready: boolean; reasons: string[] } {
@@ -138,6 +198,7 @@ export class App {
 
   #replicasView(): unknown {
     const snap = this.membership?.snapshot;
+    const now = Date.now();
     return {
       self: {
         id: this.config.replica.id,
@@ -147,6 +208,18 @@ export class App {
       },
       session: this.session.state,
       live: snap ? { replicas: snap.replicas, stale: snap.stale, readAt: snap.readAt === 0 ? null : new Date(snap.readAt).toISOString() } : null,
+      routing: this.table
+        ? this.table.upstreams.map((u) => ({
+            id: u.id,
+            origin: u.origin,
+            zone: u.zone,
+            weight: u.weight,
+            outstanding: u.outstanding,
+            ejected: u.outlier.isEjected(now),
+            ejectedUntil: u.outlier.isEjected(now) ? new Date(u.outlier.ejectedUntil).toISOString() : null,
+            consecutiveFailures: u.outlier.consecutiveFailures,
+          }))
+        : null,
     };
   }
 }

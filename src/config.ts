@@ -10,6 +10,8 @@ const int = (min: number, max: number) =>
     (v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v),
     z.number().int().min(min).max(max),
   );
+const num = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v), z.number().min(min).max(max));
 const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -70,7 +72,50 @@ const schema = z.strictObject({
       drainToken: z.string().min(16, 'must be at least 16 characters').optional(),
     })
     .prefault({}),
-  shutdown: z.strictObject({ drainTimeoutMs: int(0, 600_000).default(10_000) }).prefault({}),
+  proxy: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: int(0, 65535).default(8080),
+      /** Send to this sidecar's own replica while it is live; other replicas only on failure. */
+      preferLocal: bool().default(true),
+      connectionsPerReplica: int(1, 10_000).default(256),
+      connectTimeoutMs: int(50, 60_000).default(1_000),
+      // Superset queries can legitimately take long; a hung replica is also caught by health checks.
+      headersTimeoutMs: int(100, 3_600_000).default(60_000),
+      bodyTimeoutMs: int(100, 3_600_000).default(60_000),
+      // Below gunicorn's default keepalive (2 s), so we never write onto a socket it is closing.
+      upstreamKeepAliveMs: int(100, 600_000).default(1_000),
+      clientKeepAliveMs: int(1_000, 600_000).default(65_000),
+      maxReplayBodyBytes: int(0, 64 * 1024 * 1024).default(1024 * 1024),
+      retryAfterS: int(1, 3600).default(5),
+      retry: z
+        .strictObject({
+          maxAttempts: int(1, 10).default(3),
+          baseMs: int(0, 60_000).default(25),
+          maxMs: int(0, 60_000).default(250),
+          budgetRatio: num(0, 10).default(0.2),
+          budgetMinPerSec: num(0, 10_000).default(5),
+          budgetWindowMs: int(1_000, 600_000).default(10_000),
+        })
+        .prefault({}),
+      outlier: z
+        .strictObject({
+          consecutiveFailures: int(1, 1000).default(5),
+          baseEjectionMs: int(100, 600_000).default(5_000),
+          maxEjectionMs: int(100, 3_600_000).default(60_000),
+          maxEjectedPercent: int(0, 100).default(50),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      /** After deregistering, keep serving this long so load balancers notice readiness is gone. */
+      drainDelayMs: int(0, 600_000).default(5_000),
+      /** Then stop accepting and give in-flight requests this long to finish. */
+      drainTimeoutMs: int(0, 600_000).default(10_000),
+    })
+    .prefault({}),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),

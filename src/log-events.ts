@@ -1,6 +1,8 @@
 import { errorFields } from './errors.ts';
 import type { HealthMonitor } from './health/monitor.ts';
 import type { Logger } from './log.ts';
+import type { Proxy } from './proxy/proxy.ts';
+import type { RoutingTable } from './routing/upstreams.ts';
 import type { ZkApi } from './zookeeper/api.ts';
 import type { Membership } from './zookeeper/membership.ts';
 import type { Registration } from './zookeeper/registration.ts';
@@ -50,4 +52,39 @@ export function logHealth(h: HealthMonitor, log: Logger): void {
     }
   });
   h.on('change', ({ state, previous }) => log[state.kind === 'healthy' ? 'info' : 'warn']({ event: 'health', state, previous: previous.kind }, `replica is ${state.kind}`));
+}
+
+export function logProxy(p: Proxy, log: Logger): void {
+  p.on('retry', (reason, replica, route) => log.info({ code: 'SHA_PROXY_RETRY', reason, replica, route }, `retrying on another replica (${reason})`));
+  p.on('failure', (code, status, details) => log.warn({ code, status, ...details }, `answered ${status} ${code}`));
+  const budget = everyMs(10_000);
+  p.on('budgetExhausted', () => {
+    const n = budget();
+    if (n > 0) log.warn({ code: 'SHA_PROXY_RETRY_BUDGET_EXHAUSTED', count: n }, 'retry budget exhausted: failures go to clients unretried');
+  });
+}
+
+/** Per-request conditions log once per window with how many happened, so an outage cannot flood the log. */
+function everyMs(windowMs: number): () => number {
+  let last = 0;
+  let count = 0;
+  return () => {
+    count++;
+    const now = Date.now();
+    if (now - last < windowMs) return 0;
+    last = now;
+    const n = count;
+    count = 0;
+    return n;
+  };
+}
+
+export function logRoutingTable(t: RoutingTable, log: Logger): void {
+  t.on('changed', ({ ids, stale }) => log.info({ event: 'routing_table', replicas: ids, stale }, 'routing table updated'));
+  t.on('ejected', ({ id, ms }) => log.warn({ code: 'SHA_PROXY_EJECTED', replica: id, ms }, `replica ${id} ejected for ${ms} ms after consecutive failures`));
+  const panic = everyMs(10_000);
+  t.on('panic', ({ candidates }) => {
+    const n = panic();
+    if (n > 0) log.warn({ code: 'SHA_PROXY_PANIC', candidates, count: n }, 'every candidate replica is ejected: routing to them anyway');
+  });
 }

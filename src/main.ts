@@ -43,7 +43,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.log.level);
-  const app = new App(config, log);
+  const app = new App(config, log, undefined, () => {
+    log.flush();
+    process.exit(0);
+  });
   let signals = 0;
   const stop = (signal: string) => {
     if (++signals > 1) {

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HealthMonitor } from './health/monitor.ts';
+import type { Proxy } from './proxy/proxy.ts';
+import type { RoutingTable } from './routing/upstreams.ts';
 import type { SessionState, ZkApi } from './zookeeper/api.ts';
 import type { Membership } from './zookeeper/membership.ts';
 import type { Registration } from './zookeeper/registration.ts';
@@ -61,6 +63,39 @@ export class Metrics {
     registers: [this.#r],
   });
 
+  readonly upstreamRequests = new Counter({
+    name: 'superset_ha_upstream_requests_total',
+    help: 'Attempts sent to each replica, by HTTP status or error code',
+    labelNames: ['replica', 'code'],
+    registers: [this.#r],
+  });
+  readonly requestDuration = new Histogram({
+    name: 'superset_ha_request_duration_seconds',
+    help: 'Client request duration through the proxy, retries included',
+    labelNames: ['status_class'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.#r],
+  });
+  readonly retries = new Counter({ name: 'superset_ha_retries_total', help: 'Retries on another replica, by reason', labelNames: ['reason'], registers: [this.#r] });
+  readonly budgetExhausted = new Counter({
+    name: 'superset_ha_retry_budget_exhausted_total',
+    help: 'Retries refused because the retry budget was spent',
+    registers: [this.#r],
+  });
+  readonly failovers = new Counter({ name: 'superset_ha_failovers_total', help: 'Client requests answered by a replica after another failed', registers: [this.#r] });
+  readonly ejections = new Counter({ name: 'superset_ha_ejections_total', help: 'Passive outlier ejections', labelNames: ['replica'], registers: [this.#r] });
+  readonly panics = new Counter({
+    name: 'superset_ha_routing_panics_total',
+    help: 'Requests routed to ejected replicas because every candidate was ejected',
+    registers: [this.#r],
+  });
+  readonly proxyErrors = new Counter({
+    name: 'superset_ha_proxy_errors_total',
+    help: 'Error answers the proxy produced itself (no replica, upstream failed, not replayed, ...)',
+    labelNames: ['code'],
+    registers: [this.#r],
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.#r, prefix: 'superset_ha_' });
     this.#setSession({ kind: 'connecting' });
@@ -100,6 +135,33 @@ export class Metrics {
       if (r.error) this.healthFailures.inc({ check: r.check, code: r.error.code });
     });
     h.on('change', ({ state }) => this.healthStatus.set({ check: 'replica' }, state.kind === 'healthy' ? 1 : 0));
+  }
+
+  observeProxy(p: Proxy): void {
+    // Hot path: label children are looked up once and cached, not hashed per request.
+    const upstream = new Map<string, Counter.Internal>();
+    const duration = new Map<string, Histogram.Internal<'status_class'>>();
+    p.on('upstream', (replica, code) => {
+      const key = `${replica}\u0000${code}`;
+      let child = upstream.get(key);
+      if (child === undefined) upstream.set(key, (child = this.upstreamRequests.labels(replica, code)));
+      child.inc();
+    });
+    p.on('done', (status, seconds, failover) => {
+      const cls = `${Math.floor(status / 100)}xx`;
+      let child = duration.get(cls);
+      if (child === undefined) duration.set(cls, (child = this.requestDuration.labels(cls)));
+      child.observe(seconds);
+      if (failover) this.failovers.inc();
+    });
+    p.on('retry', (reason) => this.retries.inc({ reason }));
+    p.on('budgetExhausted', () => this.budgetExhausted.inc());
+    p.on('failure', (code) => this.proxyErrors.inc({ code }));
+  }
+
+  observeRoutingTable(t: RoutingTable): void {
+    t.on('ejected', ({ id }) => this.ejections.inc({ replica: id }));
+    t.on('panic', () => this.panics.inc());
   }
 
   #setSession(s: SessionState): void {

@@ -6,7 +6,8 @@ export interface AdminView {
   /** Ready: has a live set to route to (or runs no router) and is not draining. */
   ready(): { ready: boolean; reasons: string[] };
   replicas(): unknown;
-  drain(): Promise<void>;
+  /** Starts the drain-and-exit sequence; returns at once. */
+  drain(): void;
 }
 
 export interface AdminOptions {
@@ -44,7 +45,7 @@ export class AdminServer {
       if (!tokenMatches(req.headers.authorization, opts.drainToken)) {
         return reply.code(401).send({ error: 'SHA_ADMIN_UNAUTHORIZED', message: 'a valid bearer token is required' });
       }
-      void view.drain();
+      view.drain();
       return reply.code(202).send({ draining: true });
     });
   }

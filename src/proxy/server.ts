@@ -1,0 +1,124 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { RoutingTable } from '../routing/upstreams.ts';
+import { upstreamRequestHeaders } from './headers.ts';
+import type { Proxy } from './proxy.ts';
+
+export interface ProxyServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Client keep-alive idle timeout; above the ingress's, so the ingress closes first (no reset races). */
+  readonly clientKeepAliveMs: number;
+}
+
+/**
+ * The public listener. Fastify owns the server's lifecycle and hands every route to the proxy hijacked, with
+ * body parsing switched off so request bodies stream (or are buffered for replay) by our own rules.
+ * WebSocket upgrades bypass fastify and are piped to a live replica.
+ */
+export class ProxyServer {
+  readonly #app: FastifyInstance;
+  readonly #opts: ProxyServerOptions;
+  readonly #table: RoutingTable;
+  #draining = false;
+  #address: { host: string; port: number } | undefined;
+  readonly #upgraded = new Set<Duplex>();
+
+  constructor(proxy: Proxy, table: RoutingTable, opts: ProxyServerOptions) {
+    this.#opts = opts;
+    this.#table = table;
+    this.#app = Fastify({
+      logger: false,
+      keepAliveTimeout: opts.clientKeepAliveMs,
+      // Requests already on a kept-alive connection during drain are proxied, not refused: drain must not fail them.
+      return503OnClosing: false,
+      forceCloseConnections: 'idle',
+      requestTimeout: 0,
+      // Superset's URLs carry long query strings (explore form data); do not truncate or reject them here.
+      routerOptions: { maxParamLength: 4096, ignoreDuplicateSlashes: false },
+    });
+    this.#app.removeAllContentTypeParsers();
+    this.#app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    this.#app.route({
+      method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+      url: '/*',
+      handler: (request, reply) => {
+        reply.hijack();
+        if (this.#draining) reply.raw.setHeader('connection', 'close');
+        void proxy.handle(request.raw, reply.raw);
+      },
+    });
+    this.#app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head));
+  }
+
+  get address(): { host: string; port: number } {
+    if (this.#address === undefined) throw new Error('proxy server not started');
+    return this.#address;
+  }
+
+  async start(): Promise<void> {
+    if (this.#address !== undefined) return;
+    await this.#app.listen({ host: this.#opts.host, port: this.#opts.port });
+    const addr = this.#app.server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('proxy server has no TCP address');
+    this.#address = { host: addr.address, port: addr.port };
+  }
+
+  /** From now on responses ask clients to reconnect (elsewhere); nothing is refused. */
+  setDraining(): void {
+    this.#draining = true;
+  }
+
+  /** Stops accepting, lets in-flight requests finish for up to `deadlineMs`, then cuts what is left. */
+  async close(deadlineMs: number): Promise<void> {
+    this.#draining = true;
+    const timer = setTimeout(() => {
+      this.#app.server.closeAllConnections();
+      for (const s of this.#upgraded) s.destroy();
+    }, deadlineMs);
+    try {
+      await this.#app.close();
+    } finally {
+      clearTimeout(timer);
+    }
+    for (const s of this.#upgraded) s.destroy();
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const protocol = req.headers.upgrade;
+    const up = this.#table.choose(undefined, Date.now());
+    if (up === undefined || protocol === undefined || this.#draining) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    try {
+      const { headers, socket: upstream } = await up.pool.upgrade({
+        path: req.url ?? '/',
+        method: req.method ?? 'GET',
+        headers: upstreamRequestHeaders(req),
+        protocol,
+      });
+      let response = `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${protocol}\r\n`;
+      for (const [name, value] of Object.entries(headers)) {
+        if (name === 'connection' || name === 'upgrade' || value === undefined) continue;
+        for (const v of Array.isArray(value) ? value : [value]) response += `${name}: ${v}\r\n`;
+      }
+      socket.write(`${response}\r\n`);
+      if (head.length > 0) upstream.write(head);
+      this.#upgraded.add(socket);
+      const done = () => {
+        this.#upgraded.delete(socket);
+        socket.destroy();
+        upstream.destroy();
+      };
+      upstream.on('error', done).on('close', done);
+      socket.on('close', done);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    } catch {
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    }
+  }
+}
