@@ -91,6 +91,8 @@ export interface TestAppOptions {
   roles?: { registrar?: boolean; router?: boolean };
   /** Overrides the ensemble connect string (e.g. to a subset of the servers). */
   connect?: string;
+  proxy?: Record<string, unknown>;
+  shutdown?: { drainDelayMs?: number; drainTimeoutMs?: number };
 }
 
 export function testApp(o: TestAppOptions): { app: App; lines: Record<string, unknown>[] } {
@@ -102,7 +104,8 @@ export function testApp(o: TestAppOptions): { app: App; lines: Record<string, un
     health: o.health ?? { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 },
     roles: { registrar: true, router: true, ...o.roles },
     admin: { port: 0 },
-    shutdown: { drainTimeoutMs: 3000 },
+    proxy: { host: '127.0.0.1', port: 0, ...o.proxy },
+    shutdown: { drainTimeoutMs: 3000, drainDelayMs: 0, ...o.shutdown },
   });
   return { app: new App(config, log, new Metrics({ processMetrics: false })), lines };
 }

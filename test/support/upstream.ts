@@ -29,6 +29,10 @@ export class FakeUpstream {
   readonly received: Received[] = [];
   /** Responses this upstream sent completely. */
   answered = 0;
+  /** Delay before answering in 'ok' mode, to keep requests in flight. */
+  delayMs = 0;
+  /** Called for every request that reached it (the child-process wrapper reports these). */
+  onReceived: ((r: Received) => void) | undefined;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #held: ServerResponse[] = [];
@@ -90,10 +94,18 @@ export class FakeUpstream {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '/';
-      this.received.push({ method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks).toString() });
+      const r = { method: req.method ?? '', url, headers: req.headers, body: Buffer.concat(chunks).toString() };
+      this.received.push(r);
+      this.onReceived?.(r);
       const path = url.split('?')[0]!;
+      if (path === '/health' && !this.pathModes.has(path)) {
+        // Like Superset: plain "OK", regardless of the mode injected into the API paths.
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('OK');
+        return;
+      }
       const mode = this.pathModes.get(path) ?? this.mode;
-      this.#respond(mode, req, res, path);
+      if (mode === 'ok' && this.delayMs > 0) setTimeout(() => this.#respond(mode, req, res, path), this.delayMs);
+      else this.#respond(mode, req, res, path);
     });
   }
 

@@ -1,0 +1,62 @@
+import { Agent, request } from 'undici';
+
+export interface LoadRequest {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly body?: string;
+}
+
+export interface LoadResult {
+  readonly sent: number;
+  readonly byStatus: Map<number, number>;
+  readonly errors: string[];
+  /** Non-2xx answers and transport errors: what a user would have seen fail. */
+  readonly failed: number;
+  readonly failures: { status: number; body: string }[];
+}
+
+/**
+ * A bounded load loop: `workers` concurrent clients, each sending `next()` requests until `stop()` says so,
+ * `maxRequests` were sent in all, or `maxMs` passed — whichever comes first.
+ */
+export async function runLoad(
+  baseUrl: string | (() => string),
+  next: (i: number) => LoadRequest,
+  opts: { workers: number; maxRequests: number; maxMs: number; stop?: () => boolean },
+): Promise<LoadResult> {
+  const agent = new Agent({ connections: opts.workers, keepAliveTimeout: 10_000 });
+  const byStatus = new Map<number, number>();
+  const errors: string[] = [];
+  const failures: { status: number; body: string }[] = [];
+  const deadline = Date.now() + opts.maxMs;
+  let sent = 0;
+  const worker = async () => {
+    while (sent < opts.maxRequests && Date.now() < deadline && !(opts.stop?.() ?? false)) {
+      const i = sent++;
+      const r = next(i);
+      const base = typeof baseUrl === 'string' ? baseUrl : baseUrl();
+      try {
+        const res = await request(`${base}${r.path}`, {
+          method: r.method,
+          dispatcher: agent,
+          headers: { 'x-id': `load-${i}`, ...(r.body ? { 'content-type': 'application/json' } : {}) },
+          ...(r.body ? { body: r.body } : {}),
+          headersTimeout: 15_000,
+          bodyTimeout: 15_000,
+        });
+        const text = await res.body.text();
+        byStatus.set(res.statusCode, (byStatus.get(res.statusCode) ?? 0) + 1);
+        if (res.statusCode >= 300) failures.push({ status: res.statusCode, body: text.slice(0, 300) });
+      } catch (err) {
+        errors.push(String(err));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: opts.workers }, worker));
+  await agent.close();
+  return { sent, byStatus, errors, failed: failures.length + errors.length, failures };
+}
+
+/** GETs and chart-data POSTs, alternating: the read traffic a dashboard makes. */
+export const readMix = (i: number): LoadRequest =>
+  i % 2 === 0 ? { method: 'GET', path: `/api/v1/dashboard/${i}` } : { method: 'POST', path: '/api/v1/chart/data', body: `{"queries":[{"i":${i}}]}` };
