@@ -1,4 +1,5 @@
 import type { Config } from './config.ts';
+import { ErrorCode, errorFields } from './errors.ts';
 import { redactUrl } from './config.ts';
 import type { HealthCheck } from './health/check.ts';
 import { createMetadataDbCheck } from './health/metadata-db.ts';
@@ -153,7 +154,7 @@ export class App {
     this.#log.info({ event: 'draining' }, 'draining: deregistering this replica');
     if (this.registration) {
       const gone = await this.registration.drain(this.config.shutdown.drainTimeoutMs);
-      if (!gone) this.#log.error({ code: 'SHA_DRAIN_INCOMPLETE' }, 'could not confirm deregistration before the drain deadline; the session close will remove it');
+      if (!gone) this.#log.error({ code: ErrorCode.DRAIN_INCOMPLETE }, 'could not confirm deregistration before the drain deadline; the session close will remove it');
     }
   }
 
@@ -184,7 +185,7 @@ export class App {
   #adminDrain(): void {
     this.#log.info({ event: 'admin_drain' }, 'drain requested over the admin API');
     this.close().then(this.#onClosed, (err: unknown) => {
-      this.#log.error({ code: 'SHA_SHUTDOWN_FAILED', err: String(err) }, 'shutdown after drain failed');
+      this.#log.error({ ...errorFields(err), code: ErrorCode.SHUTDOWN_FAILED }, 'shutdown after drain failed');
       this.#onClosed();
     });
   }

@@ -1,4 +1,4 @@
-import { errorFields } from './errors.ts';
+import { ErrorCode, errorFields } from './errors.ts';
 import type { HealthMonitor } from './health/monitor.ts';
 import type { Logger } from './log.ts';
 import type { Proxy } from './proxy/proxy.ts';
@@ -15,7 +15,7 @@ export function logSession(zk: ZkApi, log: Logger): void {
     else log.info({ event: 'zk_state', ...s }, `ZooKeeper ${s.kind}`);
   });
   zk.on('session', (s) => log.info({ event: 'zk_session', ...s }, s.renewed ? 'new ZooKeeper session after expiry' : 'ZooKeeper session established'));
-  zk.on('expired', (s) => log.error({ code: 'SHA_ZK_SESSION_EXPIRED', ...s }, 'ZooKeeper session expired; opening a new one'));
+  zk.on('expired', (s) => log.error({ code: ErrorCode.ZK_SESSION_EXPIRED, ...s }, 'ZooKeeper session expired; opening a new one'));
   zk.on('connectTimeout', (err) => log.error(errorFields(err), err.message));
   zk.on('probe', (p) => {
     if (!p.ok && p.error) log.warn({ ...errorFields(p.error), ms: p.ms }, 'ZooKeeper server stopped answering; moving to another');
@@ -55,12 +55,12 @@ export function logHealth(h: HealthMonitor, log: Logger): void {
 }
 
 export function logProxy(p: Proxy, log: Logger): void {
-  p.on('retry', (reason, replica, route) => log.info({ code: 'SHA_PROXY_RETRY', reason, replica, route }, `retrying on another replica (${reason})`));
+  p.on('retry', (reason, replica, route) => log.info({ code: ErrorCode.PROXY_RETRY, reason, replica, route }, `retrying on another replica (${reason})`));
   p.on('failure', (code, status, details) => log.warn({ code, status, ...details }, `answered ${status} ${code}`));
   const budget = everyMs(10_000);
   p.on('budgetExhausted', () => {
     const n = budget();
-    if (n > 0) log.warn({ code: 'SHA_PROXY_RETRY_BUDGET_EXHAUSTED', count: n }, 'retry budget exhausted: failures go to clients unretried');
+    if (n > 0) log.warn({ code: ErrorCode.PROXY_RETRY_BUDGET_EXHAUSTED, count: n }, 'retry budget exhausted: failures go to clients unretried');
   });
 }
 
@@ -81,10 +81,10 @@ function everyMs(windowMs: number): () => number {
 
 export function logRoutingTable(t: RoutingTable, log: Logger): void {
   t.on('changed', ({ ids, stale }) => log.info({ event: 'routing_table', replicas: ids, stale }, 'routing table updated'));
-  t.on('ejected', ({ id, ms }) => log.warn({ code: 'SHA_PROXY_EJECTED', replica: id, ms }, `replica ${id} ejected for ${ms} ms after consecutive failures`));
+  t.on('ejected', ({ id, ms }) => log.warn({ code: ErrorCode.PROXY_EJECTED, replica: id, ms }, `replica ${id} ejected for ${ms} ms after consecutive failures`));
   const panic = everyMs(10_000);
   t.on('panic', ({ candidates }) => {
     const n = panic();
-    if (n > 0) log.warn({ code: 'SHA_PROXY_PANIC', candidates, count: n }, 'every candidate replica is ejected: routing to them anyway');
+    if (n > 0) log.warn({ code: ErrorCode.PROXY_PANIC, candidates, count: n }, 'every candidate replica is ejected: routing to them anyway');
   });
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { App } from './app.ts';
 import { loadConfig } from './config.ts';
-import { errorFields, isSidecarError } from './errors.ts';
+import { ErrorCode, errorFields, isSidecarError } from './errors.ts';
 import { createLogger } from './log.ts';
 
 const USAGE = `usage: superset-ha run --config FILE
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     config = loadConfig(parsed.values.config);
   } catch (err) {
     // Printed plainly (not as JSON) since a human is reading it, with a stable code for scripts.
-    const code = isSidecarError(err) ? err.code : 'SHA_CONFIG_INVALID';
+    const code = isSidecarError(err) ? err.code : ErrorCode.CONFIG_INVALID;
     process.stderr.write(`superset-ha: ${code}: ${(err as Error).message}\n`);
     return 2;
   }

@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { ErrorCode } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 
 export interface AdminView {
@@ -40,10 +41,10 @@ export class AdminServer {
     });
     this.#app.post('/drain', (req, reply) => {
       if (opts.drainToken === undefined) {
-        return reply.code(403).send({ error: 'SHA_ADMIN_DRAIN_DISABLED', message: 'set admin.drainToken to enable POST /drain' });
+        return reply.code(403).send({ error: ErrorCode.ADMIN_DRAIN_DISABLED, message: 'set admin.drainToken to enable POST /drain' });
       }
       if (!tokenMatches(req.headers.authorization, opts.drainToken)) {
-        return reply.code(401).send({ error: 'SHA_ADMIN_UNAUTHORIZED', message: 'a valid bearer token is required' });
+        return reply.code(401).send({ error: ErrorCode.ADMIN_UNAUTHORIZED, message: 'a valid bearer token is required' });
       }
       view.drain();
       return reply.code(202).send({ draining: true });

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { backoffDelay, type BackoffPolicy } from '../backoff.ts';
+import { ErrorCode } from '../errors.ts';
 import type { RetryBudget } from '../routing/retry-budget.ts';
 import { RETRYABLE_STATUS, retryReason, type AttemptFailure, type RetryReason } from '../routing/retry-policy.ts';
 import { classifyRoute, type RouteClass } from '../routing/route-table.ts';
@@ -20,17 +21,8 @@ export interface ProxyOptions {
   readonly retryAfterS: number;
 }
 
-/** Proxy-generated error answers; the JSON body carries the code. */
-export const ProxyErrorCode = {
-  NO_REPLICA: 'SHA_PROXY_NO_REPLICA',
-  UPSTREAM_FAILED: 'SHA_PROXY_UPSTREAM_FAILED',
-  UPSTREAM_TIMEOUT: 'SHA_PROXY_UPSTREAM_TIMEOUT',
-  NOT_REPLAYED: 'SHA_PROXY_NOT_REPLAYED',
-  BUDGET_EXHAUSTED: 'SHA_PROXY_RETRY_BUDGET_EXHAUSTED',
-  DRAINING: 'SHA_PROXY_DRAINING',
-  BAD_REQUEST: 'SHA_PROXY_BAD_REQUEST',
-} as const;
-export type ProxyErrorCode = (typeof ProxyErrorCode)[keyof typeof ProxyErrorCode];
+/** Proxy-generated error answers (their JSON body carries the code); all from the one catalogue. */
+export type ProxyErrorCode = Extract<ErrorCode, `SHA_PROXY_${string}`>;
 
 export interface ProxyEvents {
   /** One attempt's result per upstream: an HTTP status, or an error code when no response came. */
@@ -67,7 +59,7 @@ export class Proxy extends EventEmitter<ProxyEvents> {
     const method: Dispatcher.HttpMethod = req.method ?? 'GET';
     const path = req.url ?? '/';
     if (path[0] !== '/') {
-      this.#fail(res, 400, ProxyErrorCode.BAD_REQUEST, 'request target must be an absolute path', { path: path.slice(0, 100) }, started);
+      this.#fail(res, 400, ErrorCode.PROXY_BAD_REQUEST, 'request target must be an absolute path', { path: path.slice(0, 100) }, started);
       return;
     }
     const route = classifyRoute(method, path);
@@ -107,7 +99,7 @@ export class Proxy extends EventEmitter<ProxyEvents> {
       if (up === undefined) {
         if (last === undefined) {
           res.setHeader('retry-after', String(this.#opts.retryAfterS));
-          this.#fail(res, 503, ProxyErrorCode.NO_REPLICA, 'no live Superset replica is known', { stale: this.#table.stale }, started);
+          this.#fail(res, 503, ErrorCode.PROXY_NO_REPLICA, 'no live Superset replica is known', { stale: this.#table.stale }, started);
         } else {
           this.#failAfter(res, last, route, started, 'no other replica to try');
         }
@@ -153,7 +145,7 @@ export class Proxy extends EventEmitter<ProxyEvents> {
           return;
         }
         if (!this.#acquire()) {
-          this.#failAfter(res, last, route, started, 'retry budget exhausted', ProxyErrorCode.BUDGET_EXHAUSTED);
+          this.#failAfter(res, last, route, started, 'retry budget exhausted', ErrorCode.PROXY_RETRY_BUDGET_EXHAUSTED);
           return;
         }
         this.emit('retry', reason, up.id, route);
@@ -191,13 +183,13 @@ export class Proxy extends EventEmitter<ProxyEvents> {
     const details = { replica: last.replica, route, why, ...(f.kind === 'status' ? { status: f.status } : { cause: f.code, phase: f.kind }) };
     if (f.kind === 'status') {
       // Only reached when the last answer was discarded for a retry that then could not happen.
-      this.#fail(res, f.status, code ?? ProxyErrorCode.UPSTREAM_FAILED, `upstream answered ${f.status}`, details, started);
+      this.#fail(res, f.status, code ?? ErrorCode.PROXY_UPSTREAM_FAILED, `upstream answered ${f.status}`, details, started);
     } else if (f.kind === 'maybe-received' && route === 'unsafe') {
-      this.#fail(res, 502, ProxyErrorCode.NOT_REPLAYED, 'the request may have reached Superset and is not safe to replay; it was not retried', details, started);
+      this.#fail(res, 502, ErrorCode.PROXY_NOT_REPLAYED, 'the request may have reached Superset and is not safe to replay; it was not retried', details, started);
     } else if (TIMEOUT_CODES.has(f.code)) {
-      this.#fail(res, 504, code ?? ProxyErrorCode.UPSTREAM_TIMEOUT, 'the Superset replica did not answer in time', details, started);
+      this.#fail(res, 504, code ?? ErrorCode.PROXY_UPSTREAM_TIMEOUT, 'the Superset replica did not answer in time', details, started);
     } else {
-      this.#fail(res, 502, code ?? ProxyErrorCode.UPSTREAM_FAILED, 'the Superset replica failed', details, started);
+      this.#fail(res, 502, code ?? ErrorCode.PROXY_UPSTREAM_FAILED, 'the Superset replica failed', details, started);
     }
   }
 

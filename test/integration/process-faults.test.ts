@@ -9,7 +9,7 @@ describe('sidecar process faults (real ZooKeeper)', () => {
     while (cleanups.length) await cleanups.pop()!();
   });
 
-  async function start(root: string, id: string): Promise<SidecarProcess> {
+  async function start(root: string, id: string, extra: Record<string, unknown> = {}): Promise<SidecarProcess> {
     const fake = new FakeSuperset();
     await fake.start();
     cleanups.push(() => fake.close());
@@ -19,6 +19,7 @@ describe('sidecar process faults (real ZooKeeper)', () => {
       health: { intervalMs: 300, timeoutMs: 250, rise: 1, fall: 2 },
       admin: { port: 0 },
       roles: { router: false },
+      ...extra,
     });
     cleanups.push(() => p.stop());
     return p;
@@ -77,5 +78,21 @@ describe('sidecar process faults (real ZooKeeper)', () => {
     const closed = p.logs.findIndex((l) => l.event === 'closed');
     expect(deregistered).toBeGreaterThanOrEqual(0);
     expect(deregistered).toBeLessThan(closed);
+  });
+
+  it('POST /drain with the bearer token deregisters, then the process exits 0', async () => {
+    const root = testRoot();
+    const w = new Watcher(root).start();
+    cleanups.push(() => w.close());
+    const token = 'drain-token-for-tests-0123456789';
+    const p = await start(root, 'drained', { admin: { port: 0, drainToken: token } });
+    await w.until((ids) => ids.includes('drained'));
+    const admin = await p.adminUrl();
+    expect((await fetch(`${admin}/drain`, { method: 'POST' })).status).toBe(401);
+    expect(w.ids()).toContain('drained');
+    const res = await fetch(`${admin}/drain`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(202);
+    await w.until((ids) => !ids.includes('drained'), 5000);
+    expect(await p.exited).toEqual({ code: 0, signal: null });
   });
 });
