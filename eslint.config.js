@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.run/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', '.run*/', 'coverage/'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -4,6 +4,7 @@ export interface LoadRequest {
   readonly method: 'GET' | 'POST';
   readonly path: string;
   readonly body?: string;
+  readonly headers?: Record<string, string>;
 }
 
 export interface LoadResult {
@@ -20,7 +21,7 @@ export interface LoadResult {
  * `maxRequests` were sent in all, or `maxMs` passed — whichever comes first.
  */
 export async function runLoad(
-  baseUrl: string | (() => string),
+  baseUrl: string | ((i: number) => string),
   next: (i: number) => LoadRequest,
   opts: { workers: number; maxRequests: number; maxMs: number; stop?: () => boolean },
 ): Promise<LoadResult> {
@@ -34,12 +35,12 @@ export async function runLoad(
     while (sent < opts.maxRequests && Date.now() < deadline && !(opts.stop?.() ?? false)) {
       const i = sent++;
       const r = next(i);
-      const base = typeof baseUrl === 'string' ? baseUrl : baseUrl();
+      const base = typeof baseUrl === 'string' ? baseUrl : baseUrl(i);
       try {
         const res = await request(`${base}${r.path}`, {
           method: r.method,
           dispatcher: agent,
-          headers: { 'x-id': `load-${i}`, ...(r.body ? { 'content-type': 'application/json' } : {}) },
+          headers: { 'x-id': `load-${i}`, ...(r.body ? { 'content-type': 'application/json' } : {}), ...r.headers },
           ...(r.body ? { body: r.body } : {}),
           headersTimeout: 15_000,
           bodyTimeout: 15_000,

@@ -8,7 +8,10 @@ import path from 'node:path';
 const SCRIPTS_DIR = path.resolve(import.meta.dirname, '..', '..', 'scripts');
 const ZK_SCRIPT = path.join(SCRIPTS_DIR, 'zk.sh');
 const PG_SCRIPT = path.join(SCRIPTS_DIR, 'pg.sh');
+const SUPERSET_SCRIPT = path.join(SCRIPTS_DIR, 'superset.sh');
 const TIMEOUT_MS = 60_000;
+// A cold `superset.sh init` installs Superset from PyPI and migrates its database: minutes, not seconds.
+const SUPERSET_TIMEOUT_MS = 15 * 60_000;
 
 function envPort(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -31,17 +34,17 @@ export const ZK_CONNECT: string = [0, 1, 2]
 /** `postgresql://superset:superset@127.0.0.1:25432/superset` by default. */
 export const PG_URL: string = `postgresql://superset:superset@127.0.0.1:${PG_PORT}/superset`;
 
-function run(script: string, args: string[]): Promise<string> {
+function run(script: string, args: string[], timeoutMs = TIMEOUT_MS): Promise<string> {
   const name = path.basename(script);
   return new Promise((resolve, reject) => {
     execFile(
       script,
       args,
-      { timeout: TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
       (error, stdout, stderr) => {
         if (error) {
           const how = error.killed
-            ? `killed after ${TIMEOUT_MS} ms`
+            ? `killed after ${timeoutMs} ms`
             : `exit code ${String(error.code ?? 'unknown')}`;
           reject(new Error(`${name} ${args.join(' ')} failed (${how})\n${stderr.trim()}`, { cause: error }));
           return;
@@ -61,6 +64,14 @@ export async function zk(...args: string[]): Promise<string> {
 export async function pg(...args: string[]): Promise<string> {
   return run(PG_SCRIPT, args);
 }
+
+/** Run `scripts/superset.sh ...args` (real Apache Superset replicas); resolves to trimmed stdout. */
+export async function superset(...args: string[]): Promise<string> {
+  return run(SUPERSET_SCRIPT, args, SUPERSET_TIMEOUT_MS);
+}
+
+/** Where the scripts keep run-time state (generated Superset config, seed output, logs). */
+export const RUN_DIR: string = path.resolve(process.env.SHA_RUN_DIR ?? path.join(SCRIPTS_DIR, '..', '.run'));
 
 /** N (1..3) of the current ZooKeeper leader (waits for one, bounded). */
 export async function zkLeader(): Promise<number> {

@@ -61,6 +61,13 @@ export class SidecarProcess {
     return `http://${a.host}:${a.port}`;
   }
 
+  async proxyUrl(): Promise<string> {
+    const started = await this.waitForLog((l) => l.event === 'started');
+    const a = started.proxy as { host: string; port: number } | null;
+    if (a === null) throw new Error('this sidecar runs no proxy');
+    return `http://${a.host}:${a.port}`;
+  }
+
   async stop(): Promise<void> {
     if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
     this.#child.kill('SIGCONT');

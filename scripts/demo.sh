@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The README's demo command. On a fresh machine it installs what it needs, then brings up, on 127.0.0.1:
+#   a 3-node ZooKeeper ensemble, PostgreSQL (Superset's metadata DB and an "analytics" DB),
+#   N real Apache Superset replicas (default 2) under gunicorn, seeded with a chart and a dashboard,
+#   and one superset-ha sidecar beside each replica,
+# prints the URL to open, and stops everything it started on Ctrl-C (or SIGTERM).
+#
+# Environment: SHA_DEMO_REPLICAS (default 2), SHA_DEMO_PROXY_BASE_PORT (default 28080: sidecar I's proxy
+# listens on BASE+I), SHA_DEMO_ADMIN_BASE_PORT (default 29090), SHA_DEMO_EXIT_WHEN_READY=1 (stop right after
+# everything is up: for checks).
+set -euo pipefail
+SHA_LOG_PREFIX=demo
+# shellcheck source=scripts/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO"
+
+N=${SHA_DEMO_REPLICAS:-2}
+PROXY_BASE=${SHA_DEMO_PROXY_BASE_PORT:-28080}
+ADMIN_BASE=${SHA_DEMO_ADMIN_BASE_PORT:-29090}
+DEMO_DIR="$RUN_DIR/demo"
+mkdir -p "$DEMO_DIR"
+started_at=$(now_ms)
+step() { log "[$(( ($(now_ms) - started_at) / 1000 ))s] $*"; }
+
+sidecar_pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo >&2
+  step "stopping: sidecars (they deregister first), Superset, ZooKeeper, PostgreSQL"
+  local pid
+  for pid in "${sidecar_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${sidecar_pids[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  scripts/superset.sh stop || true
+  scripts/zk.sh stop || true
+  scripts/pg.sh stop || true
+  step "stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "installing what is missing (Debian packages, npm packages with Node 24, the Superset venv)"
+scripts/install-deps.sh curl
+scripts/ensure-npm.sh
+NODE="$REPO/node_modules/.bin/node"
+
+step "starting the ZooKeeper ensemble and PostgreSQL"
+scripts/zk.sh start &
+zk_pid=$!
+scripts/pg.sh start
+wait "$zk_pid"
+
+step "installing and initialising Superset (the first run takes a few minutes)"
+scripts/superset.sh install
+scripts/superset.sh init
+
+step "starting $N Superset replicas"
+scripts/superset.sh start "$N"
+
+step "seeding the analytics database, a chart and a dashboard"
+scripts/superset.sh seed >/dev/null
+
+ZK_CONNECT=$(scripts/zk.sh connect-string)
+PG_URL=$(scripts/pg.sh url)
+for ((i = 0; i < N; i++)); do
+  cfg="$DEMO_DIR/sidecar-$i.json"
+  cat >"$cfg" <<JSON
+{
+  "cluster": "demo",
+  "zookeeper": { "connect": "$ZK_CONNECT", "sessionTimeoutMs": 6000 },
+  "replica": { "id": "superset-$i", "url": "$(scripts/superset.sh url "$i")" },
+  "metadataDb": { "url": "$PG_URL" },
+  "health": { "intervalMs": 1000, "timeoutMs": 800, "rise": 2, "fall": 2 },
+  "proxy": { "host": "127.0.0.1", "port": $((PROXY_BASE + i)) },
+  "admin": { "host": "127.0.0.1", "port": $((ADMIN_BASE + i)) },
+  "shutdown": { "drainDelayMs": 500, "drainTimeoutMs": 5000 },
+  "log": { "level": "info" }
+}
+JSON
+  "$NODE" src/main.ts run --config "$cfg" >"$DEMO_DIR/sidecar-$i.log" 2>&1 &
+  sidecar_pids+=("$!")
+done
+
+step "waiting for the sidecars to register their replicas"
+deadline=$(( $(now_ms) + 60000 ))
+for ((i = 0; i < N; i++)); do
+  until curl -fsS "http://127.0.0.1:$((ADMIN_BASE + i))/metrics" 2>/dev/null | grep -q '^superset_ha_replicas_live '"$N"'$'; do
+    kill -0 "${sidecar_pids[$i]}" 2>/dev/null || { tail -20 "$DEMO_DIR/sidecar-$i.log" >&2; die "sidecar $i exited"; }
+    (( $(now_ms) < deadline )) || { tail -20 "$DEMO_DIR/sidecar-$i.log" >&2; die "sidecar $i did not see $N live replicas within 60 s"; }
+    sleep 0.5
+  done
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$PROXY_BASE/health" || die "the proxy does not answer"
+step "ready"
+
+cat <<EOF
+
+  superset-ha demo is up ($(( ($(now_ms) - started_at) / 1000 )) s).
+
+  Open Superset through a sidecar:  http://127.0.0.1:$PROXY_BASE/   (login admin / ${SHA_SUPERSET_ADMIN_PASSWORD:-admin})
+  The seeded dashboard:              http://127.0.0.1:$PROXY_BASE/superset/dashboard/sales/
+EOF
+for ((i = 0; i < N; i++)); do
+  echo "  sidecar $i: proxy http://127.0.0.1:$((PROXY_BASE + i))/  admin http://127.0.0.1:$((ADMIN_BASE + i))/replicas  /metrics  (log: $DEMO_DIR/sidecar-$i.log)"
+done
+cat <<EOF
+
+  Try a failure: scripts/superset.sh kill-one 0   (the UI keeps working through either sidecar)
+                 scripts/zk.sh kill-leader        scripts/superset.sh start-one 0
+  Ctrl-C stops everything.
+EOF
+
+if [[ "${SHA_DEMO_EXIT_WHEN_READY:-}" == 1 ]]; then
+  exit 0
+fi
+while true; do
+  for ((i = 0; i < N; i++)); do
+    kill -0 "${sidecar_pids[$i]}" 2>/dev/null || { tail -20 "$DEMO_DIR/sidecar-$i.log" >&2; die "sidecar $i exited"; }
+  done
+  sleep 2
+done

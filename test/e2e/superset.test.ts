@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLoad, type LoadRequest } from '../support/load.ts';
+import { pg, superset, zk, zkLeader } from '../support/realparts.ts';
+import { sample, scrape } from '../support/scrape.ts';
+import { Jar, call, jwtLogin } from '../support/superset-client.ts';
+import { ADMIN_PASSWORD, REPLICAS, liveSet, startSidecars, startSuperset, waitLive, type Sidecar } from './superset-setup.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// End to end: real Apache Superset replicas (from PyPI) with a superset-ha sidecar process beside each, a real
+// ZooKeeper ensemble and PostgreSQL as Superset's metadata DB. Everything a user sees goes through a sidecar.
+describe('superset-ha in front of real Apache Superset', () => {
+  let sidecars: Sidecar[];
+  let chartData: string;
+  let sqllab: Record<string, unknown>;
+  let token: string;
+  const all = () => sidecars.map((s) => s.id);
+
+  beforeAll(async () => {
+    const s = await startSuperset();
+    chartData = s.chartData;
+    sqllab = s.sqllab;
+    ({ sidecars } = await startSidecars(s.urls));
+    await waitLive(sidecars, all());
+    token = await jwtLogin(sidecars[0]!.proxy, ADMIN_PASSWORD);
+  });
+  afterAll(async () => {
+    for (const s of sidecars ?? []) await s.process.stop();
+  });
+
+  /** Dashboard GETs and chart-data POSTs with a JWT, spread over both sidecars as an ingress would. */
+  const mix = (i: number): LoadRequest =>
+    i % 2 === 0
+      ? { method: 'GET', path: '/api/v1/dashboard/', headers: { authorization: `Bearer ${token}` } }
+      : { method: 'POST', path: '/api/v1/chart/data', body: chartData, headers: { authorization: `Bearer ${token}` } };
+  const viaAny = (i: number) => sidecars[i % REPLICAS]!.proxy;
+
+  it('logs in with the form and with the JWT API, runs SQL Lab and chart data, with sessions valid across replicas', async () => {
+    const [s0, s1] = sidecars as [Sidecar, Sidecar];
+    // Form login through sidecar 0 (which sends to replica 0)...
+    const jar = new Jar();
+    const page = await call(s0.proxy, '/login/', { jar });
+    expect(page.status).toBe(200);
+    const csrf = /name="csrf_token"[^>]*value="([^"]+)"/.exec(page.text)?.[1] ?? /value="([^"]+)"[^>]*name="csrf_token"/.exec(page.text)?.[1];
+    expect(csrf).toBeTruthy();
+    const login = await call(s0.proxy, '/login/', { method: 'POST', jar, form: { csrf_token: csrf!, username: 'admin', password: ADMIN_PASSWORD } });
+    expect(login.status).toBe(302);
+    // Redirects stay on the address the user used (not the replica's own port).
+    const location = String(login.headers.location);
+    expect(location.startsWith('/') || location.startsWith(s0.proxy)).toBe(true);
+    // ...and the session cookie works through sidecar 1 (replica 1): any replica can serve any user.
+    const me = await call(s1.proxy, '/api/v1/me/', { jar });
+    expect(me.status).toBe(200);
+    expect(JSON.parse(me.text)).toMatchObject({ result: { username: 'admin' } });
+    const before = await scrape(s1.admin);
+    expect(sample(before, 'superset_ha_upstream_requests_total', { replica: 'superset-1', code: '200' })).toBeGreaterThan(0);
+
+    // JWT login, CSRF token from the other replica, SQL Lab on the first.
+    const jwt = await jwtLogin(s1.proxy, ADMIN_PASSWORD);
+    const apiJar = new Jar();
+    const auth = { authorization: `Bearer ${jwt}` };
+    const tok = await call(s1.proxy, '/api/v1/security/csrf_token/', { headers: auth, jar: apiJar });
+    expect(tok.status).toBe(200);
+    const csrfToken = (JSON.parse(tok.text) as { result: string }).result;
+    const sql = await call(s0.proxy, '/api/v1/sqllab/execute/', {
+      method: 'POST',
+      jar: apiJar,
+      headers: { ...auth, 'x-csrftoken': csrfToken, referer: s0.proxy },
+      body: JSON.stringify(sqllab),
+    });
+    expect(sql.status).toBe(200);
+    expect(JSON.parse(sql.text)).toMatchObject({ status: 'success', data: [{ n: 120 }] });
+
+    const chart = await call(s1.proxy, '/api/v1/chart/data', { method: 'POST', headers: auth, body: chartData });
+    expect(chart.status).toBe(200);
+    const rows = (JSON.parse(chart.text) as { result: { data: { region: string }[] }[] }).result[0]!.data;
+    expect(rows.map((r) => r.region).sort()).toEqual(['east', 'north', 'south', 'west']);
+  });
+
+  it('SIGKILL one replica under load: zero failed responses, its znode is gone, /metrics shows the failover', async () => {
+    let killedAt = 0;
+    const load = runLoad(viaAny, mix, { workers: 6, maxRequests: 5000, maxMs: 30_000, stop: () => killedAt > 0 && Date.now() - killedAt > 5000 });
+    await sleep(1500);
+    await superset('kill-one', '0');
+    killedAt = Date.now();
+    const r = await load;
+    console.log(`[measure] e2e SIGKILL replica 0 under load: ${r.sent} requests, ${r.failed} failed ${JSON.stringify([...r.byStatus])}`);
+    expect(r.errors).toEqual([]);
+    expect(r.failures).toEqual([]);
+    await waitLive(sidecars, ['superset-1']);
+    const m = await scrape(sidecars[0]!.admin);
+    const failovers = sample(m, 'superset_ha_failovers_total');
+    const retries = sample(m, 'superset_ha_retries_total');
+    console.log(`[measure] sidecar 0 after the kill: failovers ${failovers}, retries ${retries}, ejections ${sample(m, 'superset_ha_ejections_total')}`);
+    expect(failovers).toBeGreaterThan(0);
+    expect(sample(m, 'superset_ha_registered')).toBe(0); // its own replica is gone
+    expect(sample(m, 'superset_ha_health_status', { check: 'superset' })).toBe(0);
+    expect(sample(m, 'superset_ha_replicas_live')).toBe(1);
+
+    await superset('start-one', '0');
+    await waitLive(sidecars, all());
+  });
+
+  it('SIGSTOP one replica (hang): requests move on after the timeout and health deregisters it', async () => {
+    await superset('pause-one', '1');
+    try {
+      const r = await runLoad(viaAny, mix, { workers: 4, maxRequests: 400, maxMs: 8000 });
+      console.log(`[measure] e2e SIGSTOP replica 1 under load: ${r.sent} requests, ${r.failed} failed`);
+      expect(r.errors).toEqual([]);
+      expect(r.failures).toEqual([]);
+      await waitLive(sidecars, ['superset-0']);
+      const m = await scrape(sidecars[1]!.admin);
+      expect(sample(m, 'superset_ha_health_check_failures_total', { check: 'superset', code: 'SHA_HEALTH_TIMEOUT' })).toBeGreaterThan(0);
+      expect(sample(m, 'superset_ha_retries_total', { reason: 'timeout' }) + sample(m, 'superset_ha_retries_total', { reason: 'reset' })).toBeGreaterThan(0);
+    } finally {
+      await superset('resume-one', '1');
+    }
+    await waitLive(sidecars, all());
+  });
+
+  it('metadata DB stopped: both replicas deregister, clients get the documented 503 JSON, and service comes back by itself', async () => {
+    await pg('stop');
+    try {
+      await waitLive(sidecars, []);
+      for (const s of sidecars) {
+        const r = await call(s.proxy, '/api/v1/chart/data', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: chartData });
+        expect(r.status).toBe(503);
+        expect(r.headers['retry-after']).toBe('5');
+        expect(JSON.parse(r.text)).toMatchObject({ error: 'SHA_PROXY_NO_REPLICA', stale: false });
+        const m = await scrape(s.admin);
+        expect(sample(m, 'superset_ha_health_status', { check: 'metadata_db' })).toBe(0);
+        expect(sample(m, 'superset_ha_proxy_errors_total', { code: 'SHA_PROXY_NO_REPLICA' })).toBeGreaterThan(0);
+        expect((await fetch(`${s.admin}/readyz`)).status).toBe(503);
+      }
+    } finally {
+      await pg('start');
+    }
+    await waitLive(sidecars, all(), 60_000);
+    for (const s of sidecars) {
+      const r = await call(s.proxy, '/api/v1/chart/data', { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: chartData });
+      expect(r.status).toBe(200);
+    }
+  });
+
+  it('ZooKeeper leader killed during load: zero failed responses', async () => {
+    const load = runLoad(viaAny, mix, { workers: 4, maxRequests: 3000, maxMs: 8000 });
+    await sleep(1000);
+    const killed = await zk('kill-leader');
+    const r = await load;
+    console.log(`[measure] e2e ZooKeeper leader ${killed} killed under load: ${r.sent} requests, ${r.failed} failed; new leader ${await zkLeader()}`);
+    await zk('start-one', killed);
+    expect(r.errors).toEqual([]);
+    expect(r.failures).toEqual([]);
+    for (const s of sidecars) {
+      const live = await liveSet(s.admin);
+      expect(live.ids).toEqual(all());
+      expect(sample(await scrape(s.admin), 'superset_ha_zk_session_expirations_total')).toBe(0);
+    }
+  });
+});
