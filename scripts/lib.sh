@@ -27,6 +27,24 @@ die()  { printf '[%s] ERROR: %s\n' "$SHA_LOG_PREFIX" "$*" >&2; exit 1; }
 # now_ms: monotonic-enough wall clock in milliseconds (for bounded waits).
 now_ms() { local t; t=$(date +%s%N); printf '%s\n' "$((t / 1000000))"; }
 
+# deadline_ms SECONDS: the now_ms value SECONDS from now.
+deadline_ms() { echo $(($(now_ms) + $1 * 1000)); }
+
+# proc_state PID: the one-letter state from /proc/PID/stat (T = stopped, Z = zombie).
+proc_state() {
+  local s
+  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+  s=${s##*) }
+  echo "${s%% *}"
+}
+
+# is_paused_pid PID: true if PID is stopped (SIGSTOP).
+is_paused_pid() {
+  local st
+  st=$(proc_state "$1") || return 1
+  [[ "$st" == T || "$st" == t ]]
+}
+
 # pkg_installed PKG: true if dpkg considers PKG installed.
 pkg_installed() {
   local st

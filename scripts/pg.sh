@@ -55,21 +55,6 @@ as_pg() {
   (cd / && exec runuser -u postgres -- "$@") 9>&-
 }
 
-deadline_ms() { echo $(($(now_ms) + $1 * 1000)); }
-
-proc_state() {
-  local s
-  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-  s=${s##*) }
-  echo "${s%% *}"
-}
-
-is_paused_pid() {
-  local st
-  st=$(proc_state "$1") || return 1
-  [[ "$st" == T || "$st" == t ]]
-}
-
 # is_cluster_proc PID: a live "postgres" process whose cwd is our data dir
 # (the postmaster chdirs there; every child inherits it).
 is_cluster_proc() {

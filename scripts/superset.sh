@@ -108,7 +108,6 @@ if ((BASE_PORT < 1 || BASE_PORT + MAX_REPLICAS > 65535)); then
 fi
 ((WORKERS >= 1 && THREADS >= 1)) || die "SHA_SUPERSET_WORKERS and _THREADS must be >= 1"
 
-deadline_ms() { echo $(($(now_ms) + $1 * 1000)); }
 # fmt_secs MS: milliseconds as seconds with one decimal
 fmt_secs() { printf '%d.%d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
 
@@ -401,19 +400,6 @@ ppid_of() {
   s=${s##*) }
   s=${s#* }
   echo "${s%% *}"
-}
-
-proc_state() {
-  local s
-  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-  s=${s##*) }
-  echo "${s%% *}"
-}
-
-is_paused_pid() {
-  local st
-  st=$(proc_state "$1") || return 1
-  [[ "$st" == T || "$st" == t ]]
 }
 
 is_zombie() {

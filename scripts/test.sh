@@ -13,6 +13,7 @@ rm -f "$report"
 status=0
 npm test -- --reporter=default --reporter=json --outputFile.json="$report" || status=$?
 if [[ -s "$report" ]]; then
+  # shellcheck disable=SC2016  # JavaScript, not shell
   node_modules/.bin/node -e '
     const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
     const skipped = r.numPendingTests + r.numTodoTests;

@@ -102,20 +102,6 @@ zk_pid() {
   return 1
 }
 
-# proc_state PID: the one-letter state from /proc/PID/stat (T = stopped).
-proc_state() {
-  local s
-  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-  s=${s##*) }
-  echo "${s%% *}"
-}
-
-is_paused_pid() {
-  local st
-  st=$(proc_state "$1") || return 1
-  [[ "$st" == T || "$st" == t ]]
-}
-
 # fourlw PORT CMD: send a four-letter word, print the answer (bounded).
 # bash's /dev/tcp, not nc: "nc -w 1" lost ~3% of answers here.
 # shellcheck disable=SC2016  # $1/$2 are the inner bash's arguments
@@ -251,8 +237,6 @@ dump_logs() {
 }
 
 # deadline_ms SECONDS
-deadline_ms() { echo $(($(now_ms) + $1 * 1000)); }
-
 # wait_healthy REQUIRE_ALL: wait until every running, unpaused server serves,
 # exactly one of them leads and at least 2 (3 if REQUIRE_ALL=1) serve.
 wait_healthy() {
