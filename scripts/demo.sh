@@ -7,7 +7,8 @@
 #
 # Environment: SHA_DEMO_REPLICAS (default 2), SHA_DEMO_PROXY_BASE_PORT (default 28080: sidecar I's proxy
 # listens on BASE+I), SHA_DEMO_ADMIN_BASE_PORT (default 29090), SHA_DEMO_EXIT_WHEN_READY=1 (stop right after
-# everything is up: for checks).
+# everything is up: for checks). Started in the background (`demo.sh &`), bash ignores SIGINT in it: stop it
+# with SIGTERM then.
 set -euo pipefail
 SHA_LOG_PREFIX=demo
 # shellcheck source=scripts/lib.sh
