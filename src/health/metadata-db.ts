@@ -43,7 +43,14 @@ export class MetadataDbCheck<C> implements HealthCheck {
     let phase: 'connect' | 'query' = 'connect';
     try {
       if (this.#conn === undefined) {
-        this.#conn = await Promise.race([this.#driver.connect(this.#url, this.#timeoutMs), aborted]);
+        const connecting = this.#driver.connect(this.#url, this.#timeoutMs);
+        try {
+          this.#conn = await Promise.race([connecting, aborted]);
+        } catch (err) {
+          // The deadline won the race: a connection that still completes later must not leak.
+          connecting.then((late) => this.#driver.destroy(late), () => undefined);
+          throw err;
+        }
       }
       phase = 'query';
       const left = Math.max(1, this.#timeoutMs - (Date.now() - started));

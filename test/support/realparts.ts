@@ -82,3 +82,16 @@ export async function zkLeader(): Promise<number> {
   }
   return n;
 }
+
+// MariaDB (scripts/mysql.sh). Its `start` may install mariadb-server from Debian first: give it longer.
+const MYSQL_SCRIPT = path.join(SCRIPTS_DIR, 'mysql.sh');
+const MYSQL_INSTALL_TIMEOUT_MS = 10 * 60_000;
+const MYSQL_PORT = envPort('SHA_MYSQL_PORT', 23306);
+
+/** `mysql://superset:superset@127.0.0.1:23306/superset` by default. */
+export const MYSQL_URL: string = `mysql://superset:superset@127.0.0.1:${MYSQL_PORT}/superset`;
+
+/** Run `scripts/mysql.sh ...args` (a private MariaDB server); resolves to trimmed stdout. */
+export async function mysql(...args: string[]): Promise<string> {
+  return run(MYSQL_SCRIPT, args, args[0] === 'start' ? MYSQL_INSTALL_TIMEOUT_MS : TIMEOUT_MS);
+}
