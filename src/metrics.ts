@@ -139,18 +139,19 @@ export class Metrics {
 
   observeProxy(p: Proxy): void {
     // Hot path: label children are looked up once and cached, not hashed per request.
-    const upstream = new Map<string, Counter.Internal>();
-    const duration = new Map<string, Histogram.Internal<'status_class'>>();
+    const upstream = new Map<string, Map<number | string, Counter.Internal>>();
+    const duration = new Map<number, Histogram.Internal<'status_class'>>();
     p.on('upstream', (replica, code) => {
-      const key = `${replica}\u0000${code}`;
-      let child = upstream.get(key);
-      if (child === undefined) upstream.set(key, (child = this.upstreamRequests.labels(replica, code)));
+      let byCode = upstream.get(replica);
+      if (byCode === undefined) upstream.set(replica, (byCode = new Map<number | string, Counter.Internal>()));
+      let child = byCode.get(code);
+      if (child === undefined) byCode.set(code, (child = this.upstreamRequests.labels(replica, String(code))));
       child.inc();
     });
     p.on('done', (status, seconds, failover) => {
-      const cls = `${Math.floor(status / 100)}xx`;
+      const cls = Math.floor(status / 100);
       let child = duration.get(cls);
-      if (child === undefined) duration.set(cls, (child = this.requestDuration.labels(cls)));
+      if (child === undefined) duration.set(cls, (child = this.requestDuration.labels(`${cls}xx`)));
       child.observe(seconds);
       if (failover) this.failovers.inc();
     });

@@ -7,17 +7,22 @@ export interface RequestBody {
   readonly replayable: boolean;
 }
 
-const NO_BODY: RequestBody = { body: null, replayable: true };
+export const NO_BODY: RequestBody = { body: null, replayable: true };
+
+/** Whether the request carries a body at all; most proxied requests (GETs) do not. */
+export function hasBody(req: IncomingMessage): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
 
 /**
  * Buffers a request body up to `limit` bytes so a failed attempt can be replayed elsewhere; a larger body is
  * streamed through and is never retried after it may have reached an upstream (DESIGN.md invariant 6).
  */
 export async function readRequestBody(req: IncomingMessage, limit: number): Promise<RequestBody> {
-  const te = req.headers['transfer-encoding'];
+  if (!hasBody(req)) return NO_BODY;
   const cl = req.headers['content-length'];
-  if (te === undefined && (cl === undefined || cl === '0')) return NO_BODY;
-  if (cl !== undefined && te === undefined && Number(cl) > limit) return { body: req, replayable: false };
+  if (cl !== undefined && req.headers['transfer-encoding'] === undefined && Number(cl) > limit) return { body: req, replayable: false };
 
   const chunks: Buffer[] = [];
   let size = 0;

@@ -7,7 +7,7 @@ import type { RetryBudget } from '../routing/retry-budget.ts';
 import { RETRYABLE_STATUS, retryReason, type AttemptFailure, type RetryReason } from '../routing/retry-policy.ts';
 import { classifyRoute, type RouteClass } from '../routing/route-table.ts';
 import type { RoutingTable } from '../routing/upstreams.ts';
-import { readRequestBody } from './body.ts';
+import { NO_BODY, hasBody, readRequestBody } from './body.ts';
 import { forward, type ForwardRequest } from './forward.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 
@@ -26,7 +26,7 @@ export type ProxyErrorCode = Extract<ErrorCode, `SHA_PROXY_${string}`>;
 
 export interface ProxyEvents {
   /** One attempt's result per upstream: an HTTP status, or an error code when no response came. */
-  upstream: [replica: string, result: string];
+  upstream: [replica: string, result: number | string];
   retry: [reason: RetryReason, replica: string, route: RouteClass];
   budgetExhausted: [];
   /** A client request finished; `failover` when it was answered by a later attempt. */
@@ -77,11 +77,13 @@ export class Proxy extends EventEmitter<ProxyEvents> {
       }
     });
 
-    let body;
-    try {
-      body = await readRequestBody(req, this.#opts.maxReplayBodyBytes);
-    } catch {
-      return; // the client broke off while sending its body: nobody to answer
+    let body = NO_BODY; // no await (and no promise) for the common bodiless request
+    if (hasBody(req)) {
+      try {
+        body = await readRequestBody(req, this.#opts.maxReplayBodyBytes);
+      } catch {
+        return; // the client broke off while sending its body: nobody to answer
+      }
     }
     const fwd: ForwardRequest = {
       method,
@@ -121,7 +123,7 @@ export class Proxy extends EventEmitter<ProxyEvents> {
       const now = Date.now();
 
       if (outcome.kind === 'committed') {
-        this.emit('upstream', up.id, String(outcome.status));
+        this.emit('upstream', up.id, outcome.status);
         if (outcome.status >= 500) this.#table.recordFailure(up, now);
         else this.#table.recordSuccess(up, now);
         this.emit('done', outcome.status, (performance.now() - started) / 1000, attempt > 0);
@@ -129,7 +131,7 @@ export class Proxy extends EventEmitter<ProxyEvents> {
       }
 
       const failure = outcome.failure;
-      this.emit('upstream', up.id, failure.kind === 'status' ? String(failure.status) : failure.code);
+      this.emit('upstream', up.id, failure.kind === 'status' ? failure.status : failure.code);
       this.#table.recordFailure(up, now);
       last = { replica: up.id, failure };
       if (clientGone) return;
