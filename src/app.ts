@@ -101,6 +101,7 @@ export class App {
           maxAttempts: p.retry.maxAttempts,
           backoff: { baseMs: p.retry.baseMs, maxMs: p.retry.maxMs },
           maxReplayBodyBytes: p.maxReplayBodyBytes,
+          holdResponseBytes: p.holdResponseBytes,
           headersTimeoutMs: p.headersTimeoutMs,
           bodyTimeoutMs: p.bodyTimeoutMs,
           retryAfterS: p.retryAfterS,

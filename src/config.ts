@@ -87,6 +87,8 @@ const schema = z.strictObject({
       upstreamKeepAliveMs: int(100, 600_000).default(1_000),
       clientKeepAliveMs: int(1_000, 600_000).default(65_000),
       maxReplayBodyBytes: int(0, 64 * 1024 * 1024).default(1024 * 1024),
+      // A replica killed while it writes a response would otherwise cut the client off mid-body.
+      holdResponseBytes: int(0, 64 * 1024 * 1024).default(256 * 1024),
       retryAfterS: int(1, 3600).default(5),
       retry: z
         .strictObject({

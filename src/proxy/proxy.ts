@@ -15,6 +15,8 @@ export interface ProxyOptions {
   readonly maxAttempts: number;
   readonly backoff: BackoffPolicy;
   readonly maxReplayBodyBytes: number;
+  /** Responses to retryable requests are held until complete up to this size, so a mid-body failure retries. */
+  readonly holdResponseBytes: number;
   readonly headersTimeoutMs: number;
   readonly bodyTimeoutMs: number;
   /** Seconds clients are told to wait (Retry-After) when no replica is live. */
@@ -92,6 +94,7 @@ export class Proxy extends EventEmitter<ProxyEvents> {
       body: body.body,
       headersTimeoutMs: this.#opts.headersTimeoutMs,
       bodyTimeoutMs: this.#opts.bodyTimeoutMs,
+      holdResponseBytes: route !== 'unsafe' && body.replayable ? this.#opts.holdResponseBytes : 0,
     };
 
     let tried: Set<string> | undefined;

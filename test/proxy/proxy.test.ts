@@ -123,11 +123,29 @@ describe('proxy', () => {
     expect(ups[1]!.received).toHaveLength(0);
   });
 
-  it('a response broken off mid-body cannot be retried: the client connection is cut, not answered twice', async () => {
-    const { ups, p } = await setup(1);
+  it('a response broken off mid-body is held back and retried for a safe request', async () => {
+    const { ups, p } = await setup(2, { table: { balance: { localId: 'u0' }, outlier: { consecutiveFailures: 1000, baseEjectionMs: 1000, maxEjectionMs: 1000 } } });
     ups[0]!.mode = 'reset-mid-body';
-    await expect(get(`${p.url}/api/v1/dashboard/`)).rejects.toThrow();
+    for (let i = 0; i < 3; i++) {
+      expect((await get(`${p.url}/api/v1/dashboard/`)).json().upstream).toBe('u1');
+      expect((await get(`${p.url}/api/v1/chart/data`, { method: 'POST', body: '{}' })).json().upstream).toBe('u1');
+    }
+    expect(ups[0]!.received).toHaveLength(6);
+    expect(await metricValue(p.metrics, 'superset_ha_retries_total', { reason: 'reset' })).toBe(6);
+  });
+
+  it('an unsafe request, or a response larger than the hold limit, streams: a mid-body failure cuts the client off, never answers twice', async () => {
+    const { ups, p } = await setup(2, { table: { balance: { localId: 'u0' } } });
+    ups[0]!.mode = 'reset-mid-body';
+    await expect(get(`${p.url}/api/v1/sqllab/execute/`, { method: 'POST', body: '{"sql":"select 1"}' })).rejects.toThrow();
     expect(ups[0]!.received).toHaveLength(1);
+    expect(ups[1]!.received).toHaveLength(0);
+
+    const small = await startProxy(ups, { proxy: { holdResponseBytes: 4 }, table: { balance: { localId: 'u0' } } });
+    cleanups.push(() => small.close());
+    await expect(get(`${small.url}/api/v1/dashboard/`)).rejects.toThrow();
+    expect(ups[0]!.received).toHaveLength(2);
+    expect(ups[1]!.received).toHaveLength(0);
   });
 
   it('a hung replica: requests time out and move on; it is ejected, then probed back when it recovers', async () => {

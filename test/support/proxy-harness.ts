@@ -33,6 +33,7 @@ export async function startProxy(
     maxAttempts: 3,
     backoff: { baseMs: 5, maxMs: 20 },
     maxReplayBodyBytes: 64 * 1024,
+    holdResponseBytes: 64 * 1024,
     headersTimeoutMs: 2000,
     bodyTimeoutMs: 2000,
     retryAfterS: 5,
