@@ -76,7 +76,7 @@ describe('proxy', () => {
   });
 
   it('retries a refused connection on another replica, for any method (never sent)', async () => {
-    const { ups, p } = await setup(2);
+    const { ups, p } = await setup(2, { table: { balance: { localId: 'u0' } } }); // tried first until ejected
     await ups[0]!.kill();
     for (let i = 0; i < 10; i++) {
       const r = await get(`${p.url}/api/v1/sqllab/execute/`, { method: 'POST', body: `{"n":${i}}`, headers: { 'content-type': 'application/json' } });
@@ -149,7 +149,8 @@ describe('proxy', () => {
   });
 
   it('a hung replica: requests time out and move on; it is ejected, then probed back when it recovers', async () => {
-    const { ups, p } = await setup(2, { proxy: { headersTimeoutMs: 300 } });
+    // The hung replica is "local", so every request tries it first until it is ejected: deterministic.
+    const { ups, p } = await setup(2, { proxy: { headersTimeoutMs: 300 }, table: { balance: { localId: 'u0' } } });
     const [hung, good] = ups as [FakeUpstream, FakeUpstream];
     hung.mode = 'hang';
     const started = Date.now();
