@@ -32,6 +32,8 @@ describe('superset-ha in front of real Apache Superset', () => {
   });
   afterAll(async () => {
     for (const s of sidecars ?? []) await s.process.stop();
+    // ~1.3 GB and some CPU: not left running under the timing-sensitive tests that follow.
+    if (process.env.SHA_KEEP_PARTS !== '1') await superset('stop');
   });
 
   /** Dashboard GETs and chart-data POSTs with a JWT, spread over both sidecars as an ingress would. */

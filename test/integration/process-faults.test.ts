@@ -36,9 +36,10 @@ describe('sidecar process faults (real ZooKeeper)', () => {
     const goneAt = await w.until((ids) => !ids.includes('killed'), 3 * SESSION_TIMEOUT_MS);
     const ms = goneAt - t0;
     console.log(`[measure] SIGKILL → znode removal seen by a watcher: ${ms} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`);
-    // The ensemble expires sessions in tick-sized batches: timeout ± one tick (2 s), see notes/zookeeper.md.
+    // The ensemble expires sessions in tick-sized batches: timeout ± one tick (2 s), see notes/zookeeper.md;
+    // measured here 5.0-6.5 s. One more tick of slack for a busy machine.
     expect(ms).toBeGreaterThan(SESSION_TIMEOUT_MS - 2000);
-    expect(ms).toBeLessThan(SESSION_TIMEOUT_MS + 3000);
+    expect(ms).toBeLessThan(SESSION_TIMEOUT_MS + 4000);
   });
 
   it('SIGSTOP past the session timeout, then SIGCONT: it learns of the expiry, opens a new session and re-registers', async () => {
