@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { FakeSuperset } from '../support/fake-superset.ts';
-import { SESSION_TIMEOUT_MS, Watcher, metric, testApp, testRoot } from '../support/harness.ts';
+import { SESSION_TIMEOUT_MS, Watcher, testApp, testRoot } from '../support/harness.ts';
+import { metricValue } from '../support/proxy-harness.ts';
 import { zk, zkLeader } from '../support/realparts.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -58,7 +59,7 @@ describe('ZooKeeper ensemble faults', () => {
     expect(vanished(watcher, ['a', 'b'])).toBe(false);
     expect(deregistrations).toEqual([]);
     expect(renewals).toEqual([]);
-    for (const app of apps) expect(await metric(app, 'superset_ha_registered')).toBe(1);
+    for (const app of apps) expect(await metricValue(app.metrics, 'superset_ha_registered')).toBe(1);
     await zk('start-one', killed);
   });
 
@@ -98,7 +99,7 @@ describe('ZooKeeper ensemble faults', () => {
       expect(stat?.ephemeralOwner).toBe(before.sessionId);
       expect(vanished(watcher, ['mover'])).toBe(false);
       expect(deregistered).toBe(false);
-      expect(await metric(mover, 'superset_ha_zk_probe_failures_total')).toBeGreaterThanOrEqual(1);
+      expect(await metricValue(mover.metrics, 'superset_ha_zk_probe_failures_total')).toBeGreaterThanOrEqual(1);
     } finally {
       await zk('resume', server);
     }

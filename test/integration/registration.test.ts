@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { FakeSuperset } from '../support/fake-superset.ts';
-import { Watcher, metric, testApp, testRoot } from '../support/harness.ts';
+import { Watcher, testApp, testRoot } from '../support/harness.ts';
+import { metricValue } from '../support/proxy-harness.ts';
 import { PG_URL, pg } from '../support/realparts.ts';
 
 const HEALTH = { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 };
@@ -28,7 +29,7 @@ describe('registration follows health (real ZooKeeper + PostgreSQL)', () => {
   it('registers when healthy, and the znode is gone within one interval after `fall` failures', async () => {
     const { app, fake, watcher, lines } = await setup(false);
     await watcher.until((ids) => ids.includes('r1'));
-    expect(await metric(app, 'superset_ha_registered')).toBe(1);
+    expect(await metricValue(app.metrics, 'superset_ha_registered')).toBe(1);
 
     let failures = 0;
     let fallAt = 0;
@@ -39,8 +40,8 @@ describe('registration follows health (real ZooKeeper + PostgreSQL)', () => {
     const goneAt = await watcher.until((ids) => !ids.includes('r1'));
     expect(fallAt).toBeGreaterThan(0);
     expect(goneAt - fallAt).toBeLessThan(HEALTH.intervalMs);
-    expect(await metric(app, 'superset_ha_registered')).toBe(0);
-    expect(await metric(app, 'superset_ha_health_check_failures_total', { check: 'superset', code: 'SHA_HEALTH_HTTP_STATUS' })).toBeGreaterThanOrEqual(2);
+    expect(await metricValue(app.metrics, 'superset_ha_registered')).toBe(0);
+    expect(await metricValue(app.metrics, 'superset_ha_health_check_failures_total', { check: 'superset', code: 'SHA_HEALTH_HTTP_STATUS' })).toBeGreaterThanOrEqual(2);
     expect(lines.some((l) => l.code === 'SHA_HEALTH_HTTP_STATUS')).toBe(true);
 
     // Hung and refused Superset deregister the same way; recovery needs `rise` passes.
@@ -48,7 +49,7 @@ describe('registration follows health (real ZooKeeper + PostgreSQL)', () => {
     await watcher.until((ids) => ids.includes('r1'));
     fake.mode = 'hang';
     await watcher.until((ids) => !ids.includes('r1'));
-    expect(await metric(app, 'superset_ha_health_check_failures_total', { check: 'superset', code: 'SHA_HEALTH_TIMEOUT' })).toBeGreaterThanOrEqual(2);
+    expect(await metricValue(app.metrics, 'superset_ha_health_check_failures_total', { check: 'superset', code: 'SHA_HEALTH_TIMEOUT' })).toBeGreaterThanOrEqual(2);
   });
 
   it('writes only on state change: a steady healthy replica is created once', async () => {
@@ -67,8 +68,8 @@ describe('registration follows health (real ZooKeeper + PostgreSQL)', () => {
     try {
       await pg('stop');
       await watcher.until((ids) => !ids.includes('r1'), 20_000);
-      expect(await metric(app, 'superset_ha_health_status', { check: 'metadata_db' })).toBe(0);
-      expect(await metric(app, 'superset_ha_health_status', { check: 'superset' })).toBe(1);
+      expect(await metricValue(app.metrics, 'superset_ha_health_status', { check: 'metadata_db' })).toBe(0);
+      expect(await metricValue(app.metrics, 'superset_ha_health_status', { check: 'superset' })).toBe(1);
     } finally {
       await pg('start');
     }
@@ -78,7 +79,7 @@ describe('registration follows health (real ZooKeeper + PostgreSQL)', () => {
     });
     await watcher.until((ids) => ids.includes('r1'), 20_000);
     expect(passesAfterStart).toBeGreaterThanOrEqual(HEALTH.rise);
-    expect(await metric(app, 'superset_ha_registered')).toBe(1);
+    expect(await metricValue(app.metrics, 'superset_ha_registered')).toBe(1);
   });
 
   it('drain removes the znode and keeps it removed while healthy', async () => {

@@ -1,7 +1,8 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { Watcher, metric, testApp, testRoot } from '../support/harness.ts';
+import { Watcher, testApp, testRoot } from '../support/harness.ts';
+import { metricValue } from '../support/proxy-harness.ts';
 import { readMix, runLoad } from '../support/load.ts';
 import { zk } from '../support/realparts.ts';
 import { UpstreamProcess } from '../support/upstream-process.ts';
@@ -99,8 +100,8 @@ describe('router against real ZooKeeper membership', () => {
     expect(ups.filter((u) => u !== victim).some((u) => u.received.some((r) => r.xid === heldXid))).toBe(false);
 
     await watcher.until((ids) => !ids.includes('u1'), 10_000);
-    expect(await metric(router, 'superset_ha_replicas_live')).toBe(2);
-    const failovers = (await metric(router, 'superset_ha_failovers_total')) ?? 0;
+    expect(await metricValue(router.metrics, 'superset_ha_replicas_live')).toBe(2);
+    const failovers = (await metricValue(router.metrics, 'superset_ha_failovers_total')) ?? 0;
     const retries = await router.metrics.registry.getSingleMetric('superset_ha_retries_total')!.get();
     console.log(`[measure] failovers ${failovers}, retries ${JSON.stringify(retries.values.map((v) => [v.labels.reason, v.value]))}`);
     expect(failovers).toBeGreaterThan(0);
@@ -122,8 +123,8 @@ describe('router against real ZooKeeper membership', () => {
     expect(result.errors).toEqual([]);
     const retries = await router.metrics.registry.getSingleMetric('superset_ha_retries_total')!.get();
     console.log(`[measure] hung replica: ${result.sent} requests, ${result.failed} failed; retries ${JSON.stringify(retries.values.map((v) => [v.labels.reason, v.value]))}`);
-    expect(await metric(router, 'superset_ha_retries_total', { reason: 'timeout' })).toBeGreaterThanOrEqual(1);
-    expect(await metric(router, 'superset_ha_ejections_total', { replica: 'h0' })).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(router.metrics, 'superset_ha_retries_total', { reason: 'timeout' })).toBeGreaterThanOrEqual(1);
+    expect(await metricValue(router.metrics, 'superset_ha_ejections_total', { replica: 'h0' })).toBeGreaterThanOrEqual(1);
     await watcher.until((ids) => !ids.includes('h0'), 10_000); // its health check failed too
     hung.signal('SIGCONT');
     await watcher.until((ids) => ids.includes('h0'), 10_000);
@@ -173,7 +174,7 @@ describe('router against real ZooKeeper membership', () => {
       const view = (await (await request(`${admin}/replicas`)).body.json()) as { live: { stale: boolean; replicas: { id: string }[] }; routing: { id: string }[] };
       expect(view.live.replicas.map((r) => r.id)).toEqual(['z0', 'z1']);
       expect(view.routing.map((r) => r.id)).toEqual(['z0', 'z1']);
-      expect(await metric(router, 'superset_ha_membership_stale')).toBe(1);
+      expect(await metricValue(router.metrics, 'superset_ha_membership_stale')).toBe(1);
     } finally {
       await zk('resume-all');
     }

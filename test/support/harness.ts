@@ -109,10 +109,3 @@ export function testApp(o: TestAppOptions): { app: App; lines: Record<string, un
   });
   return { app: new App(config, log, new Metrics({ processMetrics: false })), lines };
 }
-
-/** Reads one sample from the app's registry, e.g. metric(app, 'superset_ha_registered'). */
-export async function metric(app: App, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
-  const m = await app.metrics.registry.getSingleMetric(name)?.get();
-  const v = m?.values.find((s) => Object.entries(labels).every(([k, want]) => String(s.labels[k]) === want));
-  return v?.value;
-}
