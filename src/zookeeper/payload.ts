@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { replicaId } from '../config-schema.ts';
 import { ErrorCode, SidecarError } from '../errors.ts';
 
 // What a replica's ephemeral znode holds. Validated on read: a payload written by a broken or foreign
 // writer must never reach the routing table.
 export const replicaPayloadSchema = z.strictObject({
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+  id: replicaId,
   url: z.url({ protocol: /^https?$/ }),
   zone: z.string().min(1).max(64),
   weight: z.number().int().min(1).max(1000),

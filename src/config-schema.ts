@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+// The sidecar's configuration schema. Validation, defaults and limits live here; config.ts reads files and
+// the environment and turns a parse into a frozen Config.
+
+// Environment values are strings; accept "4000" / "true" for numeric and boolean fields, nothing looser
+// (z.coerce would turn "" into 0).
+const int = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v),
+    z.number().int().min(min).max(max),
+  );
+const num = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v), z.number().min(min).max(max));
+const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+const dbUrl = z
+  .string()
+  .refine((v) => /^(postgres|postgresql|mysql):\/\/[^/]+/.test(v) && URL.canParse(v), {
+    error: 'must be a postgresql://, postgres:// or mysql:// URL',
+  });
+// Znode names: one path segment, no surprises in URLs or logs.
+// Also the znode name and payload id of a replica (zookeeper/payload.ts).
+export const replicaId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 of [A-Za-z0-9._-], not starting with . _ or -');
+const zkPath = z.string().regex(/^(\/[A-Za-z0-9._-]+)+$/, 'must be an absolute ZooKeeper path like /superset-ha/prod');
+const zkConnect = z
+  .string()
+  .regex(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/, 'must be host:port[,host:port...] (no chroot)');
+
+export const schema = z.strictObject({
+  cluster: replicaId.default('default'),
+  roles: z
+    .strictObject({ registrar: bool().default(true), router: bool().default(true), elector: bool().default(false) })
+    .prefault({}),
+  zookeeper: z.strictObject({
+    connect: zkConnect,
+    root: zkPath.optional(),
+    sessionTimeoutMs: int(2000, 120_000).default(10_000),
+    connectTimeoutMs: int(500, 120_000).default(5_000),
+    operationTimeoutMs: int(100, 120_000).default(5_000),
+    probeIntervalMs: int(100, 60_000).default(1_000),
+    probeTimeoutMs: int(100, 60_000).default(1_500),
+    registerJitterMs: int(0, 60_000).default(1_000),
+    retryBaseMs: int(10, 60_000).default(250),
+    retryMaxMs: int(10, 600_000).default(10_000),
+  }),
+  replica: z.strictObject({
+    id: replicaId,
+    url: httpUrl,
+    zone: z.string().min(1).max(64).default('default'),
+    weight: int(1, 1000).default(100),
+  }),
+  superset: z
+    .strictObject({
+      url: httpUrl.optional(),
+      healthPath: z.string().startsWith('/').default('/health'),
+    })
+    .prefault({}),
+  metadataDb: z.strictObject({ url: dbUrl }).optional(),
+  health: z
+    .strictObject({
+      intervalMs: int(100, 600_000).default(2_000),
+      timeoutMs: int(50, 600_000).default(1_500),
+      rise: int(1, 100).default(2),
+      fall: int(1, 100).default(3),
+    })
+    .prefault({}),
+  admin: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: int(0, 65535).default(9090),
+      drainToken: z.string().min(16, 'must be at least 16 characters').optional(),
+    })
+    .prefault({}),
+  proxy: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: int(0, 65535).default(8080),
+      /** Send to this sidecar's own replica while it is live; other replicas only on failure. */
+      preferLocal: bool().default(true),
+      connectionsPerReplica: int(1, 10_000).default(256),
+      connectTimeoutMs: int(50, 60_000).default(1_000),
+      // Superset queries can legitimately take long; a hung replica is also caught by health checks.
+      headersTimeoutMs: int(100, 3_600_000).default(60_000),
+      bodyTimeoutMs: int(100, 3_600_000).default(60_000),
+      // Below gunicorn's default keepalive (2 s), so we never write onto a socket it is closing.
+      upstreamKeepAliveMs: int(100, 600_000).default(1_000),
+      clientKeepAliveMs: int(1_000, 600_000).default(65_000),
+      maxReplayBodyBytes: int(0, 64 * 1024 * 1024).default(1024 * 1024),
+      // A replica killed while it writes a response would otherwise cut the client off mid-body.
+      holdResponseBytes: int(0, 64 * 1024 * 1024).default(256 * 1024),
+      retryAfterS: int(1, 3600).default(5),
+      retry: z
+        .strictObject({
+          maxAttempts: int(1, 10).default(3),
+          baseMs: int(0, 60_000).default(25),
+          maxMs: int(0, 60_000).default(250),
+          budgetRatio: num(0, 10).default(0.2),
+          budgetMinPerSec: num(0, 10_000).default(5),
+          budgetWindowMs: int(1_000, 600_000).default(10_000),
+        })
+        .prefault({}),
+      outlier: z
+        .strictObject({
+          consecutiveFailures: int(1, 1000).default(5),
+          baseEjectionMs: int(100, 600_000).default(5_000),
+          maxEjectionMs: int(100, 3_600_000).default(60_000),
+          maxEjectedPercent: int(0, 100).default(50),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      /** After deregistering, keep serving this long so load balancers notice readiness is gone. */
+      drainDelayMs: int(0, 600_000).default(5_000),
+      /** Then stop accepting and give in-flight requests this long to finish. */
+      drainTimeoutMs: int(0, 600_000).default(10_000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+});
