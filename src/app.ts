@@ -119,7 +119,15 @@ export class App {
         drain: () => this.#adminDrain(),
       },
       metrics,
-      { host: config.admin.host, port: config.admin.port, ...(config.admin.drainToken ? { drainToken: config.admin.drainToken } : {}) },
+      {
+        host: config.admin.host,
+        port: config.admin.port,
+        ...(config.admin.drainToken ? { drainToken: config.admin.drainToken } : {}),
+        onRefused: (code, remote) => {
+          metrics.adminRefused.inc({ code });
+          log.warn({ code, remote, component: 'admin' }, 'refused POST /drain');
+        },
+      },
     );
   }
 

@@ -96,6 +96,13 @@ export class Metrics {
     registers: [this.#r],
   });
 
+  readonly adminRefused = new Counter({
+    name: 'superset_ha_admin_refused_total',
+    help: 'Admin requests refused (POST /drain without drain enabled or without the right token)',
+    labelNames: ['code'],
+    registers: [this.#r],
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.#r, prefix: 'superset_ha_' });
     this.#setSession({ kind: 'connecting' });

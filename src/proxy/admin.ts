@@ -15,6 +15,8 @@ export interface AdminOptions {
   readonly host: string;
   readonly port: number;
   readonly drainToken?: string;
+  /** Told of every refused admin request (a drain attempt without the right token is worth a log line). */
+  readonly onRefused?: (code: ErrorCode, remote: string | undefined) => void;
 }
 
 /**
@@ -41,9 +43,11 @@ export class AdminServer {
     });
     this.#app.post('/drain', (req, reply) => {
       if (opts.drainToken === undefined) {
+        opts.onRefused?.(ErrorCode.ADMIN_DRAIN_DISABLED, req.ip);
         return reply.code(403).send({ error: ErrorCode.ADMIN_DRAIN_DISABLED, message: 'set admin.drainToken to enable POST /drain' });
       }
       if (!tokenMatches(req.headers.authorization, opts.drainToken)) {
+        opts.onRefused?.(ErrorCode.ADMIN_UNAUTHORIZED, req.ip);
         return reply.code(401).send({ error: ErrorCode.ADMIN_UNAUTHORIZED, message: 'a valid bearer token is required' });
       }
       view.drain();

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { ErrorCode } from '../errors.ts';
 import type { RoutingTable } from '../routing/upstreams.ts';
 import { upstreamRequestHeaders } from './headers.ts';
 import type { Proxy } from './proxy.ts';
@@ -21,6 +22,7 @@ export class ProxyServer {
   readonly #app: FastifyInstance;
   readonly #opts: ProxyServerOptions;
   readonly #table: RoutingTable;
+  readonly #proxy: Proxy;
   #draining = false;
   #address: { host: string; port: number } | undefined;
   readonly #upgraded = new Set<Duplex>();
@@ -28,6 +30,7 @@ export class ProxyServer {
   constructor(proxy: Proxy, table: RoutingTable, opts: ProxyServerOptions) {
     this.#opts = opts;
     this.#table = table;
+    this.#proxy = proxy;
     this.#app = Fastify({
       logger: false,
       keepAliveTimeout: opts.clientKeepAliveMs,
@@ -90,6 +93,8 @@ export class ProxyServer {
     const protocol = req.headers.upgrade;
     const up = this.#table.choose(undefined, Date.now());
     if (up === undefined || protocol === undefined || this.#draining) {
+      // Counted and logged like any other answer the proxy makes itself.
+      this.#proxy.emit('failure', ErrorCode.PROXY_NO_REPLICA, 503, { upgrade: protocol ?? null, draining: this.#draining });
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
@@ -117,7 +122,8 @@ export class ProxyServer {
       socket.on('close', done);
       upstream.pipe(socket);
       socket.pipe(upstream);
-    } catch {
+    } catch (err) {
+      this.#proxy.emit('failure', ErrorCode.PROXY_UPSTREAM_FAILED, 502, { upgrade: protocol, replica: up.id, cause: (err as { code?: string }).code ?? String(err) });
       socket.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     }
   }

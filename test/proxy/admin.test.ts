@@ -10,9 +10,15 @@ describe('admin API', () => {
     server = undefined;
   });
 
+  const refused: string[] = [];
   async function start(view: Partial<AdminView>, drainToken?: string): Promise<string> {
     const full: AdminView = { ready: () => ({ ready: true, reasons: [] }), replicas: () => ({}), drain: () => undefined, ...view };
-    server = new AdminServer(full, new Metrics({ processMetrics: false }), { host: '127.0.0.1', port: 0, ...(drainToken ? { drainToken } : {}) });
+    server = new AdminServer(full, new Metrics({ processMetrics: false }), {
+      host: '127.0.0.1',
+      port: 0,
+      ...(drainToken ? { drainToken } : {}),
+      onRefused: (code) => refused.push(code),
+    });
     await server.start();
     return `http://127.0.0.1:${server.address.port}`;
   }
@@ -54,6 +60,7 @@ describe('admin API', () => {
       expect(await r.body.json()).toMatchObject({ error: 'SHA_ADMIN_UNAUTHORIZED' });
     }
     expect(drains).toBe(0);
+    expect(refused).toEqual(['SHA_ADMIN_DRAIN_DISABLED', 'SHA_ADMIN_UNAUTHORIZED', 'SHA_ADMIN_UNAUTHORIZED', 'SHA_ADMIN_UNAUTHORIZED', 'SHA_ADMIN_UNAUTHORIZED']);
     const ok = await request(`${url}/drain`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
     expect(ok.statusCode).toBe(202);
     expect(drains).toBe(1);

@@ -218,6 +218,18 @@ describe('proxy', () => {
     expect(ups[0]!.received).toHaveLength(6);
   });
 
+  it('answers a WebSocket upgrade with 503 when no replica is live, and counts it', async () => {
+    const { p } = await setup(0);
+    const { port } = new URL(p.url);
+    const sock = connect(Number(port), '127.0.0.1');
+    const data: Buffer[] = [];
+    sock.on('data', (d: Buffer) => data.push(d));
+    sock.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+    await expect.poll(() => Buffer.concat(data).toString()).toContain('503 Service Unavailable');
+    sock.destroy();
+    expect(await metricValue(p.metrics, 'superset_ha_proxy_errors_total', { code: 'SHA_PROXY_NO_REPLICA' })).toBe(1);
+  });
+
   it('passes WebSocket upgrades through to a replica', async () => {
     const { p } = await setup(1);
     const { port } = new URL(p.url);
