@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
 import * as zookeeper from 'node-zookeeper-client';
 import { backoffDelay, sleep, type BackoffPolicy } from '../backoff.ts';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import { ErrorCode, SidecarError } from '../errors.ts';
+import { LivenessProbe } from './liveness-probe.ts';
 import { toSidecarError, withDeadline } from './zk-errors.ts';
 import type { NodeStat, SessionState, ZkApi, ZkEvents, ZkWatcher } from './api.ts';
 
@@ -36,13 +37,13 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
   #started = false;
   #closing: Promise<void> | undefined;
   readonly #abort = new AbortController();
-  #probeTimer: NodeJS.Timeout | undefined;
   #suspectTimer: NodeJS.Timeout | undefined;
-  #probing = false;
+  readonly #probe: LivenessProbe;
 
   constructor(opts: ZkSessionOptions) {
     super();
     this.#opts = opts;
+    this.#probe = new LivenessProbe({ intervalMs: opts.probeIntervalMs, timeoutMs: opts.probeTimeoutMs });
   }
 
   get state(): SessionState {
@@ -167,38 +168,18 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
   }
 
   #startProbe(client: zookeeper.Client, gen: number): void {
-    this.#stopProbe();
-    this.#probeTimer = setInterval(() => {
-      if (this.#probing || gen !== this.#generation || this.#state.kind !== 'connected') return;
-      this.#probing = true;
-      const started = Date.now();
-      withDeadline(
-        new Promise<void>((resolve, reject) => client.exists('/', (e) => (e ? reject(toSidecarError(e, '/')) : resolve()))),
-        this.#opts.probeTimeoutMs,
-        () => new SidecarError(ErrorCode.ZK_PROBE_TIMEOUT, 'ZooKeeper server did not answer the liveness probe', {
-          details: { timeoutMs: this.#opts.probeTimeoutMs },
-        }),
-      ).then(
-        () => this.emit('probe', { ok: true, ms: Date.now() - started }),
-        (err: unknown) => {
-          if (gen !== this.#generation || this.#state.kind !== 'connected') return;
-          if (isSidecarError(err, ErrorCode.ZK_PROBE_TIMEOUT)) {
-            // A SIGSTOPped or wedged server keeps the TCP socket open: drop it so the library moves on.
-            this.emit('probe', { ok: false, ms: Date.now() - started, error: err });
-            dropSocket(client);
-          }
-        },
-      ).finally(() => {
-        this.#probing = false;
-      });
-    }, this.#opts.probeIntervalMs);
-    this.#probeTimer.unref();
+    this.#probe.start(
+      () => new Promise<void>((resolve, reject) => client.exists('/', (e) => (e ? reject(toSidecarError(e, '/')) : resolve()))),
+      (r) => this.emit('probe', r),
+      () => {
+        // A SIGSTOPped or wedged server keeps the TCP socket open: drop it so the library moves on.
+        if (gen === this.#generation && this.#state.kind === 'connected') dropSocket(client);
+      },
+    );
   }
 
   #stopProbe(): void {
-    if (this.#probeTimer !== undefined) clearInterval(this.#probeTimer);
-    this.#probeTimer = undefined;
-    this.#probing = false;
+    this.#probe.stop();
   }
 
   #clearSuspect(): void {
