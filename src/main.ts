@@ -15,7 +15,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    process.stderr.write(`superset-ha: ${ErrorCode.USAGE}: ${(err as Error).message}\n${USAGE}`);
     return 2;
   }
   const [command] = parsed.positionals;
@@ -24,7 +24,8 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !parsed.values.help ? 2 : 0;
   }
   if ((command !== 'run' && command !== 'check-config') || parsed.values.config === undefined) {
-    process.stderr.write(USAGE);
+    const why = command !== 'run' && command !== 'check-config' ? `unknown command "${command}"` : '--config FILE is required';
+    process.stderr.write(`superset-ha: ${ErrorCode.USAGE}: ${why}\n${USAGE}`);
     return 2;
   }
 

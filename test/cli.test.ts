@@ -29,6 +29,15 @@ describe('superset-ha CLI', () => {
     expect(r.code).toBe(0);
   });
 
+  it('names an unknown command or a missing --config with SHA_USAGE', async () => {
+    const unknown = await runCli(['start', '--config', 'x.yaml']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('SHA_USAGE: unknown command "start"');
+    const missing = await runCli(['run']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('SHA_USAGE: --config FILE is required');
+  });
+
   it('prints usage and exits 2 without a command', async () => {
     const r = await runCli([]);
     expect(r.code).toBe(2);
