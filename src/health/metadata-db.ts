@@ -4,6 +4,12 @@ import type { HealthCheck } from './check.ts';
 import { mysqlDriver } from './mysql-driver.ts';
 import { postgresDriver } from './postgres-driver.ts';
 
+/**
+ * The drivers' own timeouts are a backstop, set a little past the check's deadline: with equal timers the
+ * driver sometimes fired first and a hung database was reported as a failed query instead of a timeout.
+ */
+const DRIVER_SLACK_MS = 250;
+
 /** What a SQL driver must offer the metadata DB check. One connection, kept between checks. */
 export interface SqlDriver<C> {
   connect(url: string, timeoutMs: number): Promise<C>;
@@ -43,7 +49,7 @@ export class MetadataDbCheck<C> implements HealthCheck {
     let phase: 'connect' | 'query' = 'connect';
     try {
       if (this.#conn === undefined) {
-        const connecting = this.#driver.connect(this.#url, this.#timeoutMs);
+        const connecting = this.#driver.connect(this.#url, this.#timeoutMs + DRIVER_SLACK_MS);
         try {
           this.#conn = await Promise.race([connecting, aborted]);
         } catch (err) {
@@ -54,7 +60,7 @@ export class MetadataDbCheck<C> implements HealthCheck {
       }
       phase = 'query';
       const left = Math.max(1, this.#timeoutMs - (Date.now() - started));
-      await Promise.race([this.#driver.ping(this.#conn, left), aborted]);
+      await Promise.race([this.#driver.ping(this.#conn, left + DRIVER_SLACK_MS), aborted]);
     } catch (err) {
       this.#discard();
       if (err instanceof SidecarError) throw err;
