@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import { listenOn } from './listen.ts';
 
 export interface AdminView {
   /** Ready: has a live set to route to (or runs no router) and is not draining. */
@@ -62,10 +63,7 @@ export class AdminServer {
 
   async start(): Promise<void> {
     if (this.#address !== undefined) return;
-    await this.#app.listen({ host: this.#opts.host, port: this.#opts.port });
-    const addr = this.#app.server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('admin server has no TCP address');
-    this.#address = { host: addr.address, port: addr.port };
+    this.#address = await listenOn(this.#app, this.#opts.host, this.#opts.port, 'admin server');
   }
 
   async close(): Promise<void> {

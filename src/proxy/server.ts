@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors.ts';
 import type { RoutingTable } from '../routing/upstreams.ts';
 import { upstreamRequestHeaders } from './headers.ts';
+import { listenOn } from './listen.ts';
 import type { Proxy } from './proxy.ts';
 
 export interface ProxyServerOptions {
@@ -62,10 +63,7 @@ export class ProxyServer {
 
   async start(): Promise<void> {
     if (this.#address !== undefined) return;
-    await this.#app.listen({ host: this.#opts.host, port: this.#opts.port });
-    const addr = this.#app.server.address();
-    if (addr === null || typeof addr === 'string') throw new Error('proxy server has no TCP address');
-    this.#address = { host: addr.address, port: addr.port };
+    this.#address = await listenOn(this.#app, this.#opts.host, this.#opts.port, 'proxy server');
   }
 
   /** From now on responses ask clients to reconnect (elsewhere); nothing is refused. */

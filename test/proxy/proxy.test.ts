@@ -1,5 +1,5 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../support/upstream.ts';
@@ -9,6 +9,15 @@ async function get(url: string, init: { method?: string; body?: string; headers?
   const res = await request(url, { method: (init.method ?? 'GET') as 'GET', body: init.body, headers: init.headers });
   const text = await res.body.text();
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> };
+}
+
+/** A raw WebSocket upgrade request on its own socket; `text()` is everything received so far. */
+function upgrade(url: string): { sock: Socket; text: () => string } {
+  const sock = connect(Number(new URL(url).port), '127.0.0.1');
+  const data: Buffer[] = [];
+  sock.on('data', (d: Buffer) => data.push(d));
+  sock.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  return { sock, text: () => Buffer.concat(data).toString() };
 }
 
 describe('proxy', () => {
@@ -220,27 +229,19 @@ describe('proxy', () => {
 
   it('answers a WebSocket upgrade with 503 when no replica is live, and counts it', async () => {
     const { p } = await setup(0);
-    const { port } = new URL(p.url);
-    const sock = connect(Number(port), '127.0.0.1');
-    const data: Buffer[] = [];
-    sock.on('data', (d: Buffer) => data.push(d));
-    sock.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
-    await expect.poll(() => Buffer.concat(data).toString()).toContain('503 Service Unavailable');
-    sock.destroy();
+    const ws = upgrade(p.url);
+    await expect.poll(ws.text).toContain('503 Service Unavailable');
+    ws.sock.destroy();
     expect(await metricValue(p.metrics, 'superset_ha_proxy_errors_total', { code: 'SHA_PROXY_NO_REPLICA' })).toBe(1);
   });
 
   it('passes WebSocket upgrades through to a replica', async () => {
     const { p } = await setup(1);
-    const { port } = new URL(p.url);
-    const sock = connect(Number(port), '127.0.0.1');
-    const data: Buffer[] = [];
-    sock.on('data', (d: Buffer) => data.push(d));
-    sock.write('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
-    await expect.poll(() => Buffer.concat(data).toString()).toContain('101 Switching Protocols');
-    sock.write('ping-123');
-    await expect.poll(() => Buffer.concat(data).toString()).toContain('ping-123');
-    expect(Buffer.concat(data).toString()).toContain('x-upstream: u0');
-    sock.destroy();
+    const ws = upgrade(p.url);
+    await expect.poll(ws.text).toContain('101 Switching Protocols');
+    ws.sock.write('ping-123');
+    await expect.poll(ws.text).toContain('ping-123');
+    expect(ws.text()).toContain('x-upstream: u0');
+    ws.sock.destroy();
   });
 });
