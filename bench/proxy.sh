@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proxy benchmark: the same wrk load, in the same run, direct to a backend, through HAProxy (1 thread),
-# through fastify + @fastify/reply-from, and through superset-ha. See bench/README.md.
+# through fastify + @fastify/reply-from, through a bare node:http + undici dispatch server (the Node
+# floor), and through superset-ha. See bench/README.md.
 #
 #   bench/proxy.sh
 #   BENCH_RUNS=1 BENCH_SECONDS=3 bench/proxy.sh
@@ -10,8 +11,9 @@
 #   BENCH_RUNS [3]          measured runs per configuration (median taken)
 #   BENCH_SECONDS [10]      length of each measured wrk run
 #   BENCH_WARMUP [2]        wrk warm-up before each measured run, seconds (0: none)
-#   BENCH_ONLY [direct,haproxy,replyfrom,supersetha]   rows to run
-#   BENCH_BASE_PORT [18400] backends B+1, B+2; HAProxy B+10; reply-from B+20; superset-ha B+30, admin B+31
+#   BENCH_ONLY [direct,haproxy,replyfrom,supersetha,floor]   rows to run
+#   BENCH_BASE_PORT [18400] backends B+1, B+2; HAProxy B+10; reply-from B+20; superset-ha B+30, admin B+31;
+#                           floor B+40
 #   BENCH_PROXY_CPU [0]     core for the proxy under test
 #   BENCH_LOAD_CPU [1]      core for wrk, the backends and the bench's helpers
 #   BENCH_DIRECT_C1_CPU [= BENCH_PROXY_CPU]  core for the backend during the direct row's 1-connection
@@ -34,12 +36,12 @@ BENCH_DIR="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO="$(dirname -- "$BENCH_DIR")"
 NODE="$REPO/node_modules/.bin/node"
 OUT="$REPO/.run/bench"
-ALL_ROWS=(direct haproxy replyfrom supersetha)
+ALL_ROWS=(direct haproxy replyfrom supersetha floor)
 
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP:-2}
-ONLY=${BENCH_ONLY:-direct,haproxy,replyfrom,supersetha}
+ONLY=${BENCH_ONLY:-direct,haproxy,replyfrom,supersetha,floor}
 BASE_PORT=${BENCH_BASE_PORT:-18400}
 PROXY_CPU=${BENCH_PROXY_CPU:-0}
 LOAD_CPU=${BENCH_LOAD_CPU:-1}
@@ -60,7 +62,7 @@ done
 for v in WARMUP NOISE_PCT NOISE_RETRIES; do
   [[ "${!v}" =~ ^[0-9]{1,4}$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
-if ! [[ "$BASE_PORT" =~ ^[0-9]{4,5}$ ]] || ((BASE_PORT < 1024 || BASE_PORT + 31 > 65535)); then
+if ! [[ "$BASE_PORT" =~ ^[0-9]{4,5}$ ]] || ((BASE_PORT < 1024 || BASE_PORT + 40 > 65535)); then
   die "bad BENCH_BASE_PORT: $BASE_PORT"
 fi
 [[ "$PROXY_CPU" =~ ^[0-9]+$ && "$LOAD_CPU" =~ ^[0-9]+$ && "$DIRECT_C1_CPU" =~ ^[0-9]+$ ]] \
@@ -70,7 +72,7 @@ declare -A WANT=()
 IFS=, read -r -a _only <<<"$ONLY"
 for r in "${_only[@]}"; do
   case "$r" in
-    direct | haproxy | replyfrom | supersetha) WANT[$r]=1 ;;
+    direct | haproxy | replyfrom | supersetha | floor) WANT[$r]=1 ;;
     '') ;;
     *) die "BENCH_ONLY: unknown row '$r' (rows: ${ALL_ROWS[*]})" ;;
   esac
@@ -87,6 +89,7 @@ PORT_HAPROXY=$((BASE_PORT + 10))
 PORT_REPLYFROM=$((BASE_PORT + 20))
 PORT_SHA=$((BASE_PORT + 30))
 PORT_SHA_ADMIN=$((BASE_PORT + 31))
+PORT_FLOOR=$((BASE_PORT + 40))
 BODY_PATH=/data.json
 
 # ---------------------------------------------------------------- processes and cleanup
@@ -225,7 +228,7 @@ mkdir -p "$OUT"
 exec 7>"$OUT/proxy.lock"
 flock -n 7 || die "another bench/proxy.sh is running (lock $OUT/proxy.lock)"
 
-for p in "$PORT_A" "$PORT_B" "$PORT_HAPROXY" "$PORT_REPLYFROM" "$PORT_SHA" "$PORT_SHA_ADMIN"; do
+for p in "$PORT_A" "$PORT_B" "$PORT_HAPROXY" "$PORT_REPLYFROM" "$PORT_SHA" "$PORT_SHA_ADMIN" "$PORT_FLOOR"; do
   ! port_answers "$p" || die "port $p is in use; set BENCH_BASE_PORT"
 done
 
@@ -346,6 +349,17 @@ if [[ -n "${WANT[replyfrom]:-}" ]]; then
     STATUS[replyfrom]=ok URL[replyfrom]="http://127.0.0.1:$PORT_REPLYFROM$BODY_PATH" PID[replyfrom]=$SPAWNED
   else
     STATUS[replyfrom]="not available: $(last_line "$WORK/logs/replyfrom.log")"
+  fi
+fi
+
+# The Node floor: node:http + undici dispatch and nothing else, what superset-ha's throughput is set against.
+if [[ -n "${WANT[floor]:-}" ]]; then
+  spawn floor "$PROXY_CPU" "$NODE" "$BENCH_DIR/dispatch-floor-server.ts" "$PORT_FLOOR" \
+    "http://127.0.0.1:$PORT_A" "http://127.0.0.1:$PORT_B"
+  if wait_http "$SPAWNED" "http://127.0.0.1:$PORT_FLOOR$BODY_PATH" 20; then
+    STATUS[floor]=ok URL[floor]="http://127.0.0.1:$PORT_FLOOR$BODY_PATH" PID[floor]=$SPAWNED
+  else
+    STATUS[floor]="not available: $(last_line "$WORK/logs/floor.log")"
   fi
 fi
 
@@ -596,7 +610,7 @@ pkgver() { "$NODE" -p "require('$REPO/node_modules/$1/package.json').version" 2>
   echo "nginx=$(nginx -v 2>&1 | sed 's/.*nginx\///')"
   echo "wrk=$(wrk --version 2>&1 | head -n 1 | awk '{print $2}')"
   echo "reply_from=@fastify/reply-from $(pkgver @fastify/reply-from)"
-  echo "undici=$(pkgver undici) (superset-ha's)"
+  echo "undici=$(pkgver undici) (superset-ha's and the floor's)"
   if [[ -n "${ZK_CONNECT:-}" ]]; then echo "zookeeper=$ZK_CONNECT"; fi
   echo "work_dir=${WORK#"$REPO"/}"
 } >"$WORK/meta.txt"

@@ -11,6 +11,7 @@ const ROWS = [
   { id: 'direct', label: 'direct to one backend (no proxy)' },
   { id: 'haproxy', label: 'HAProxy, 1 thread' },
   { id: 'replyfrom', label: 'fastify + @fastify/reply-from' },
+  { id: 'floor', label: 'floor: node:http + undici dispatch' },
   { id: 'supersetha', label: '**superset-ha**' },
 ] as const;
 type RowId = (typeof ROWS)[number]['id'];
@@ -232,6 +233,22 @@ export function buildReport(dir: string): string {
     out.push(`| req/s ÷ reply-from (50 conns) | ${fmt(vsR, 2)}× | ≥ ${TARGETS.vsReplyFrom}× | ${verdict(vsR, TARGETS.vsReplyFrom, true)} |`);
     out.push(`| added p50 vs direct (1 conn) | ${signed(add, 3)} ms | ≤ ${TARGETS.addedP50Ms} ms | ${verdict(add, TARGETS.addedP50Ms, false)} |`);
     if (!sha.check.startsWith('ok')) out.push('', `Correctness check failed: ${cell(sha.check)}`);
+    // Not a target: the floor does none of superset-ha's work, so this only says how much that work costs.
+    const floor = byId.get('floor');
+    if (floor !== undefined) {
+      out.push('');
+      if (floor.status !== 'ok') {
+        out.push(`superset-ha ÷ floor: n/a (floor ${cell(floor.status)})`);
+      } else {
+        const vsF = ratio(rps('supersetha'), rps('floor'));
+        const cpuF = ratio(median(sha.c50.cpuUsPerReq), median(floor.c50.cpuUsPerReq));
+        out.push(
+          `superset-ha ÷ floor (50 conns): req/s ${fmt(vsF, 2)}×, proxy CPU µs/req ${fmt(cpuF, 2)}× — ` +
+            'the floor is node:http + undici dispatch and nothing else, the least any Node proxy on those pieces costs here; ' +
+            'not a target, it shows what routing, retries, metrics and header hygiene cost on top.',
+        );
+      }
+    }
   }
 
   out.push('');
