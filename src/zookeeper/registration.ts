@@ -38,6 +38,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   #registered = false;
   #started = false;
   #dirReady: string | undefined; // session id for which the parent directory is known to exist
+  #createNotBefore = 0; // epoch ms: the re-registration jitter after a renewed session
 
   constructor(zk: ZkApi, opts: RegistrationOptions) {
     super();
@@ -103,7 +104,11 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     this.#dirReady = undefined;
     if (renewed && this.#registered) this.#setRegistered(false, 'session expired');
     // A renewed session means every sidecar that shared the outage is re-registering now: spread them out.
-    this.#reconciler.kick(renewed ? Math.floor(Math.random() * this.#opts.jitterMs) : 0);
+    // The delay is a gate in #reconcile, not just a later kick: the `connected` event that follows at once
+    // (and any health change) kicks too, and would otherwise re-register immediately.
+    const delay = renewed ? Math.floor(Math.random() * this.#opts.jitterMs) : 0;
+    this.#createNotBefore = Date.now() + delay;
+    this.#reconciler.kick(delay);
   };
 
   readonly #onConnected = (): void => {
@@ -123,6 +128,11 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     const ours = stat !== null && stat.ephemeralOwner === state.sessionId;
 
     if (want && stat === null) {
+      const wait = this.#createNotBefore - Date.now();
+      if (wait > 0) {
+        this.#reconciler.kick(wait);
+        return;
+      }
       await this.#ensureDir(state.sessionId);
       try {
         await this.#zk.create(this.#path, this.#data, 'ephemeral');
