@@ -77,7 +77,7 @@ export class App {
     }
 
     if (config.roles.router) {
-      this.membership = new Membership(this.session, { dir: `${zk.root}/replicas`, retry });
+      this.membership = new Membership(this.session, { dir: `${zk.root}/replicas`, retry, settleMs: zk.settleMs ?? zk.sessionTimeoutMs + zk.registerJitterMs });
       metrics.observeMembership(this.membership);
       logMembership(this.membership, log.child({ component: 'membership' }));
       const p = config.proxy;
@@ -217,7 +217,7 @@ export class App {
         draining: this.#draining,
       },
       session: this.session.state,
-      live: snap ? { replicas: snap.replicas, stale: snap.stale, readAt: snap.readAt === 0 ? null : new Date(snap.readAt).toISOString() } : null,
+      live: snap ? { replicas: snap.replicas, stale: snap.stale, held: snap.held, readAt: snap.readAt === 0 ? null : new Date(snap.readAt).toISOString() } : null,
       routing: this.table
         ? this.table.upstreams.map((u) => ({
             id: u.id,

@@ -42,6 +42,12 @@ export const schema = z.strictObject({
     probeIntervalMs: int(100, 60_000).default(1_000),
     probeTimeoutMs: int(100, 60_000).default(1_500),
     registerJitterMs: int(0, 60_000).default(1_000),
+    /**
+     * After an outage of ZooKeeper, replicas whose znodes are missing stay routable this long while their
+     * registrars re-register. Unset: sessionTimeoutMs + registerJitterMs (the resumed ensemble expires the
+     * sessions it lost within about a session timeout; the registrars re-register within their jitter).
+     */
+    settleMs: int(0, 600_000).optional(),
     retryBaseMs: int(10, 60_000).default(250),
     retryMaxMs: int(10, 600_000).default(10_000),
   }),

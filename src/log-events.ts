@@ -26,8 +26,12 @@ export function logSession(zk: ZkApi, log: Logger): void {
 export function logMembership(m: Membership, log: Logger): void {
   m.on('snapshot', (s) =>
     log[s.stale ? 'warn' : 'info'](
-      { event: 'membership', live: s.replicas.map((r) => r.id), stale: s.stale },
-      s.stale ? 'live set is stale: keeping the last known good set' : 'live set updated',
+      { event: 'membership', live: s.replicas.map((r) => r.id), stale: s.stale, ...(s.held.length > 0 ? { held: s.held } : {}) },
+      s.held.length > 0
+        ? `ZooKeeper is back but ${s.held.join(', ')} not (yet) registered: keeping them while registrars re-register`
+        : s.stale
+          ? 'live set is stale: keeping the last known good set'
+          : 'live set updated',
     ),
   );
   m.on('badPayload', (err) => log.warn(errorFields(err), err.message));

@@ -26,6 +26,11 @@ export class Metrics {
     help: '1 while the live set is the last known good one, not confirmed by a connected ZooKeeper session',
     registers: [this.#r],
   });
+  readonly membershipHeld = new Gauge({
+    name: 'superset_ha_membership_held',
+    help: 'Replicas kept routable although their znodes are missing, in the settle window after a ZooKeeper outage',
+    registers: [this.#r],
+  });
   readonly membershipErrors = new Counter({ name: 'superset_ha_membership_errors_total', help: 'Failed reads of the live set', labelNames: ['code'], registers: [this.#r] });
   readonly badPayloads = new Counter({
     name: 'superset_ha_membership_bad_payloads_total',
@@ -125,6 +130,7 @@ export class Metrics {
     m.on('snapshot', (s) => {
       this.replicasLive.set(s.replicas.length);
       this.membershipStale.set(s.stale ? 1 : 0);
+      this.membershipHeld.set(s.held.length);
     });
     m.on('error', ({ error }) => this.membershipErrors.inc({ code: error.code }));
     m.on('badPayload', () => this.badPayloads.inc());

@@ -34,13 +34,14 @@ describe('config', () => {
   it('names the field and the reason for each bad value', () => {
     const problems = problemsOf(() =>
       parseConfig({
-        zookeeper: { connect: 'not a connect string', sessionTimeoutMs: 5 },
+        zookeeper: { connect: 'not a connect string', sessionTimeoutMs: 5, settleMs: -1 },
         replica: { id: '../etc', url: 'ftp://x' },
         metadataDb: { url: 'sqlite:///x.db' },
       }),
     );
     expect(problems.some((p) => p.startsWith('zookeeper.connect:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('zookeeper.sessionTimeoutMs:'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('zookeeper.settleMs:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('replica.id:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('replica.url:'))).toBe(true);
     expect(problems.some((p) => p.startsWith('metadataDb.url:'))).toBe(true);

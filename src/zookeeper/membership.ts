@@ -12,6 +12,11 @@ export interface MembershipSnapshot {
   readonly stale: boolean;
   /** When the set was last read from ZooKeeper (epoch ms); 0 before the first read. */
   readonly readAt: number;
+  /**
+   * Replicas kept in the set although their znodes are gone, because ZooKeeper has just come back from an
+   * outage (see MembershipOptions.settleMs). Non-empty only while `stale`.
+   */
+  readonly held: readonly string[];
 }
 
 export interface MembershipEvents {
@@ -25,20 +30,33 @@ export interface MembershipEvents {
 export interface MembershipOptions {
   readonly dir: string;
   readonly retry: BackoffPolicy;
+  /**
+   * After our session reconnects from an outage, removals are believed only this long later. An outage of
+   * the ensemble can expire every sidecar's session at once (the resumed leader does so within about a
+   * session timeout); their znodes vanish together and come back as the registrars re-register (within
+   * their registerJitterMs). Believing the gap would route to a shrunken
+   * or empty set for that long; a replica that really died meanwhile is covered by passive ejection, as
+   * during the outage itself.
+   */
+  readonly settleMs: number;
 }
 
 /**
  * Watches replicas/ and publishes snapshots of the live set. Fail static: losing ZooKeeper never empties
- * the set; it is kept and marked stale. An empty set is believed only when read over a connected session.
+ * the set; it is kept and marked stale. An empty set is believed only when read over a connected session,
+ * and removals only once the settle window after an outage has passed.
  */
 export class Membership extends EventEmitter<MembershipEvents> {
   readonly #zk: ZkApi;
   readonly #opts: MembershipOptions;
   readonly #reconciler: Reconciler;
-  #snapshot: MembershipSnapshot = { replicas: [], stale: true, readAt: 0 };
+  #snapshot: MembershipSnapshot = { replicas: [], stale: true, readAt: 0, held: [] };
   #badSeen = new Map<string, string>(); // znode -> reason last reported, so one bad node warns once per change
   #dirReady: string | undefined;
   #started = false;
+  #connectedOnce = false;
+  #outage = false; // our session left `connected` after having been connected
+  #settleUntil = 0; // epoch ms; removals read before this are not believed yet
 
   constructor(zk: ZkApi, opts: MembershipOptions) {
     super();
@@ -83,14 +101,21 @@ export class Membership extends EventEmitter<MembershipEvents> {
   // The children watch is one-shot: every event re-reads and re-arms it.
   readonly #watcher = (): void => this.#reconciler.kick();
 
-  readonly #onConnected = (): void => this.#reconciler.kick();
+  readonly #onConnected = (): void => {
+    if (this.#outage) this.#settleUntil = Date.now() + this.#opts.settleMs;
+    this.#outage = false;
+    this.#connectedOnce = true;
+    this.#reconciler.kick();
+  };
 
   readonly #onSession = (): void => {
     this.#dirReady = undefined;
   };
 
   readonly #onState = (state: SessionState): void => {
-    if (state.kind !== 'connected') this.#markStale();
+    if (state.kind === 'connected') return;
+    if (this.#connectedOnce) this.#outage = true;
+    this.#markStale();
   };
 
   async #refresh(): Promise<void> {
@@ -110,7 +135,20 @@ export class Membership extends EventEmitter<MembershipEvents> {
       this.#markStale();
       return;
     }
-    this.#publish({ replicas, stale: false, readAt: Date.now() });
+    this.#publish(this.#settle(replicas, Date.now()));
+  }
+
+  /** Within the settle window, replicas missing from what was read stay in the set (held, stale). */
+  #settle(read: ReplicaPayload[], now: number): MembershipSnapshot {
+    if (now >= this.#settleUntil) return { replicas: read, stale: false, readAt: now, held: [] };
+    const ids = new Set(read.map((r) => r.id));
+    const kept = this.#snapshot.replicas.filter((r) => !ids.has(r.id));
+    // Not "settled early" when all are present: the resumed leader may still expire sessions a moment later.
+    if (kept.length === 0) return { replicas: read, stale: false, readAt: now, held: [] };
+    // Look again when the window closes: what is still missing then is believed gone.
+    this.#reconciler.kick(this.#settleUntil - now);
+    const replicas = [...read, ...kept].sort((a, b) => a.id.localeCompare(b.id));
+    return { replicas, stale: true, readAt: now, held: kept.map((r) => r.id) };
   }
 
   async #readOne(name: string): Promise<ReplicaPayload | undefined> {
@@ -143,7 +181,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   #publish(next: MembershipSnapshot): void {
     const prev = this.#snapshot;
     this.#snapshot = next;
-    if (prev.stale !== next.stale || JSON.stringify(prev.replicas) !== JSON.stringify(next.replicas)) {
+    if (prev.stale !== next.stale || prev.held.join() !== next.held.join() || JSON.stringify(prev.replicas) !== JSON.stringify(next.replicas)) {
       this.emit('snapshot', next);
     }
   }

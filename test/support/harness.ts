@@ -45,14 +45,19 @@ export function memoryLogger(): { log: Logger; lines: Record<string, unknown>[] 
 export class Watcher {
   readonly session: ZkSession;
   readonly membership: Membership;
-  readonly history: { at: number; ids: string[]; stale: boolean }[] = [];
+  readonly history: { at: number; ids: string[]; stale: boolean; held: readonly string[] }[] = [];
+  /** Failed reads (retried by Membership); an 'error' event without a listener would throw. */
+  readonly errors: string[] = [];
 
-  constructor(root: string) {
+  /** `registerJitterMs`: the fleet's, from which the settle window is derived as the app does. */
+  constructor(root: string, opts: { registerJitterMs?: number } = {}) {
+    const settleMs = SESSION_TIMEOUT_MS + (opts.registerJitterMs ?? zkTestOptions.registerJitterMs);
     this.session = new ZkSession({ ...zkTestOptions, retry: { baseMs: 50, maxMs: 500 } });
-    this.membership = new Membership(this.session, { dir: `${root}/replicas`, retry: { baseMs: 50, maxMs: 500 } });
+    this.membership = new Membership(this.session, { dir: `${root}/replicas`, retry: { baseMs: 50, maxMs: 500 }, settleMs });
     this.membership.on('snapshot', (s: MembershipSnapshot) =>
-      this.history.push({ at: Date.now(), ids: s.replicas.map((r) => r.id), stale: s.stale }),
+      this.history.push({ at: Date.now(), ids: s.replicas.map((r) => r.id), stale: s.stale, held: s.held }),
     );
+    this.membership.on('error', ({ error }) => this.errors.push(error.code));
   }
 
   start(): this {
@@ -91,6 +96,7 @@ export interface TestAppOptions {
   roles?: { registrar?: boolean; router?: boolean };
   /** Overrides the ensemble connect string (e.g. to a subset of the servers). */
   connect?: string;
+  registerJitterMs?: number;
   proxy?: Record<string, unknown>;
   shutdown?: { drainDelayMs?: number; drainTimeoutMs?: number };
 }
@@ -98,7 +104,12 @@ export interface TestAppOptions {
 export function testApp(o: TestAppOptions): { app: App; lines: Record<string, unknown>[] } {
   const { log, lines } = memoryLogger();
   const config = parseConfig({
-    zookeeper: { ...zkTestOptions, root: o.root, ...(o.connect ? { connect: o.connect } : {}) },
+    zookeeper: {
+      ...zkTestOptions,
+      root: o.root,
+      ...(o.connect ? { connect: o.connect } : {}),
+      ...(o.registerJitterMs !== undefined ? { registerJitterMs: o.registerJitterMs } : {}),
+    },
     replica: { id: o.id, url: o.supersetUrl },
     ...(o.metadataDbUrl ? { metadataDb: { url: o.metadataDbUrl } } : {}),
     health: o.health ?? { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 },

@@ -48,6 +48,7 @@ export async function startProxy(
     table.update({
       stale: false,
       readAt: Date.now(),
+      held: [],
       replicas: list.map((u) => ({ id: u.id, url: u.url, zone: 'default', weight: 100, version: 'test', startedAt: new Date().toISOString() })),
     });
   setUpstreams(ups);
