@@ -342,26 +342,20 @@ EOF
   fi
 fi
 
-if [[ -n "${WANT[replyfrom]:-}" ]]; then
-  spawn replyfrom "$PROXY_CPU" "$NODE" "$BENCH_DIR/reply-from-server.ts" "$PORT_REPLYFROM" \
-    "http://127.0.0.1:$PORT_A" "http://127.0.0.1:$PORT_B"
-  if wait_http "$SPAWNED" "http://127.0.0.1:$PORT_REPLYFROM$BODY_PATH" 20; then
-    STATUS[replyfrom]=ok URL[replyfrom]="http://127.0.0.1:$PORT_REPLYFROM$BODY_PATH" PID[replyfrom]=$SPAWNED
+# start_node_row ROW SCRIPT PORT: a bench/ Node proxy (PORT UPSTREAM...) over both backends, on the proxy's core.
+start_node_row() {
+  local row=$1 script=$2 port=$3
+  [[ -n "${WANT[$row]:-}" ]] || return 0
+  spawn "$row" "$PROXY_CPU" "$NODE" "$BENCH_DIR/$script" "$port" "http://127.0.0.1:$PORT_A" "http://127.0.0.1:$PORT_B"
+  if wait_http "$SPAWNED" "http://127.0.0.1:$port$BODY_PATH" 20; then
+    STATUS[$row]=ok URL[$row]="http://127.0.0.1:$port$BODY_PATH" PID[$row]=$SPAWNED
   else
-    STATUS[replyfrom]="not available: $(last_line "$WORK/logs/replyfrom.log")"
+    STATUS[$row]="not available: $(last_line "$WORK/logs/$row.log")"
   fi
-fi
-
+}
+start_node_row replyfrom reply-from-server.ts "$PORT_REPLYFROM"
 # The Node floor: node:http + undici dispatch and nothing else, what superset-ha's throughput is set against.
-if [[ -n "${WANT[floor]:-}" ]]; then
-  spawn floor "$PROXY_CPU" "$NODE" "$BENCH_DIR/dispatch-floor-server.ts" "$PORT_FLOOR" \
-    "http://127.0.0.1:$PORT_A" "http://127.0.0.1:$PORT_B"
-  if wait_http "$SPAWNED" "http://127.0.0.1:$PORT_FLOOR$BODY_PATH" 20; then
-    STATUS[floor]=ok URL[floor]="http://127.0.0.1:$PORT_FLOOR$BODY_PATH" PID[floor]=$SPAWNED
-  else
-    STATUS[floor]="not available: $(last_line "$WORK/logs/floor.log")"
-  fi
-fi
+start_node_row floor dispatch-floor-server.ts "$PORT_FLOOR"
 
 # superset-ha: live set from a real ZooKeeper, where a helper holds the two backends' ephemeral znodes.
 # Any failure here makes only this row "not available".
