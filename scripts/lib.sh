@@ -45,6 +45,59 @@ is_paused_pid() {
   [[ "$st" == T || "$st" == t ]]
 }
 
+# ppid_of PID: the parent's pid, from /proc/PID/stat.
+ppid_of() {
+  local s
+  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+  s=${s##*) }
+  s=${s#* }
+  echo "${s%% *}"
+}
+
+# is_zombie PID: true if PID is a zombie or already gone (nothing left to signal).
+is_zombie() {
+  local st
+  st=$(proc_state "$1") || return 0
+  [[ "$st" == Z || "$st" == X ]]
+}
+
+# signal_settled STOP|CONT WHAT LIST_CMD [ARG...]: signal the processes LIST_CMD prints, in its order,
+# then list again and re-signal any not yet stopped (STOP) or still stopped (CONT), until none is left,
+# within 5 s. Listing again catches a child forked before its parent was stopped.
+signal_settled() {
+  local sig=$1 what=$2 deadline p again pids=()
+  shift 2
+  deadline=$(deadline_ms 5)
+  while :; do
+    again=0
+    mapfile -t pids < <("$@")
+    for p in "${pids[@]}"; do
+      is_zombie "$p" && continue
+      if [[ "$sig" == STOP ]] && ! is_paused_pid "$p"; then
+        kill -STOP "$p" 2>/dev/null || true
+        again=1
+      elif [[ "$sig" == CONT ]] && is_paused_pid "$p"; then
+        kill -CONT "$p" 2>/dev/null || true
+        again=1
+      fi
+    done
+    ((again)) || break
+    (($(now_ms) > deadline)) && die "could not SIG$sig every $what process"
+    sleep 0.02
+  done
+}
+
+# print_status PORT [PID]: the status line of a one-server script (running, paused or down).
+print_status() {
+  local state=running
+  if [[ -z "${2:-}" ]]; then
+    echo "port=$1 pid=- state=down"
+    return
+  fi
+  is_paused_pid "$2" && state=paused
+  echo "port=$1 pid=$2 state=$state"
+}
+
 # pkg_installed PKG: true if dpkg considers PKG installed.
 pkg_installed() {
   local st

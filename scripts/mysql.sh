@@ -386,15 +386,7 @@ case "$cmd" in
     take_lock
     cmd_stop
     ;;
-  status)
-    if pid=$(server_pid); then
-      state=running
-      is_paused_pid "$pid" && state=paused
-      echo "port=$PORT pid=$pid state=$state"
-    else
-      echo "port=$PORT pid=- state=down"
-    fi
-    ;;
+  status) print_status "$PORT" "$(server_pid || true)" ;;
   url) cmd_url ;;
   pause | resume)
     take_lock

@@ -271,38 +271,19 @@ cmd_stop() {
 # set_paused STOP|CONT: signal the postmaster and all its children. For STOP
 # the postmaster goes first (so it forks no new backend), children are
 # re-listed until none is left running.
+# postgres_pids STOP|CONT PM: the postmaster and its children; the postmaster first when stopping (it forks
+# no new backend), last when resuming (it finds its children running).
+postgres_pids() {
+  [[ "$1" == STOP ]] && echo "$2"
+  children_of "$2"
+  [[ "$1" == STOP ]] || echo "$2"
+}
+
 set_paused() {
-  local sig=$1 pm pids=() p again deadline
+  local sig=$1 pm
   pm=$(postmaster_pid) || die "postgres is not running"
-  deadline=$(deadline_ms 5)
-  if [[ "$sig" == STOP ]]; then
-    kill -STOP "$pm"
-    while :; do
-      again=0
-      mapfile -t pids < <(children_of "$pm")
-      for p in "$pm" "${pids[@]}"; do
-        if ! is_paused_pid "$p" && [[ -d "/proc/$p" ]]; then
-          kill -STOP "$p" 2>/dev/null || true
-          again=1
-        fi
-      done
-      ((again)) || break
-      (($(now_ms) > deadline)) && die "could not stop every postgres process"
-      sleep 0.02
-    done
-  else
-    mapfile -t pids < <(children_of "$pm")
-    signal_all CONT "${pids[@]}" "$pm"
-    while :; do
-      again=0
-      for p in "$pm" "${pids[@]}"; do
-        is_paused_pid "$p" && { kill -CONT "$p" 2>/dev/null || true; again=1; }
-      done
-      ((again)) || break
-      (($(now_ms) > deadline)) && die "could not resume every postgres process"
-      sleep 0.02
-    done
-  fi
+  [[ "$sig" == STOP ]] && kill -STOP "$pm"
+  signal_settled "$sig" postgres postgres_pids "$sig" "$pm"
 }
 
 cmd_start() {
@@ -363,15 +344,7 @@ case "$cmd" in
     take_lock
     cmd_stop
     ;;
-  status)
-    if pm=$(postmaster_pid); then
-      state=running
-      is_paused_pid "$pm" && state=paused
-      echo "port=$PORT pid=$pm state=$state"
-    else
-      echo "port=$PORT pid=- state=down"
-    fi
-    ;;
+  status) print_status "$PORT" "$(postmaster_pid || true)" ;;
   url) cmd_url ;;
   pause | resume)
     take_lock

@@ -394,20 +394,6 @@ is_replica_proc() {
   ((gun && bind))
 }
 
-ppid_of() {
-  local s
-  { read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-  s=${s##*) }
-  s=${s#* }
-  echo "${s%% *}"
-}
-
-is_zombie() {
-  local st
-  st=$(proc_state "$1") || return 0
-  [[ "$st" == Z || "$st" == X ]]
-}
-
 # replica_pids I: master first (if alive), then workers and orphans.
 replica_pids() {
   local i=$1 port pf pid master="" f ppid
@@ -646,29 +632,12 @@ stop_replicas() {
 }
 
 # signal_replica STOP|CONT I: pause or resume master and workers. For STOP the
-# master goes first (so it forks no new worker); re-listed until all stopped.
+# master goes first (so it forks no new worker).
 signal_replica() {
-  local sig=$1 i=$2 pid pids=() p again deadline
+  local sig=$1 i=$2 pid
   pid=$(master_pid "$i") || die "replica $i is not running"
-  deadline=$(deadline_ms 5)
   [[ "$sig" == STOP ]] && kill -STOP "$pid"
-  while :; do
-    again=0
-    mapfile -t pids < <(replica_pids "$i")
-    for p in "${pids[@]}"; do
-      is_zombie "$p" && continue
-      if [[ "$sig" == STOP ]] && ! is_paused_pid "$p"; then
-        kill -STOP "$p" 2>/dev/null || true
-        again=1
-      elif [[ "$sig" == CONT ]] && is_paused_pid "$p"; then
-        kill -CONT "$p" 2>/dev/null || true
-        again=1
-      fi
-    done
-    ((again)) || break
-    (($(now_ms) > deadline)) && die "could not SIG$sig every process of replica $i"
-    sleep 0.02
-  done
+  signal_settled "$sig" "replica $i" replica_pids "$i"
 }
 
 # known_replicas: indexes with a pid/log file or a running gunicorn of our venv.
