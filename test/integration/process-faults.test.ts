@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeSuperset } from '../support/fake-superset.ts';
 import { SESSION_TIMEOUT_MS, Watcher, testRoot, zkTestOptions } from '../support/harness.ts';
+import { zk } from '../support/realparts.ts';
 import { SidecarProcess } from '../support/sidecar-process.ts';
 
 describe('sidecar process faults (real ZooKeeper)', () => {
@@ -95,5 +96,38 @@ describe('sidecar process faults (real ZooKeeper)', () => {
     expect(res.status).toBe(202);
     await w.until((ids) => !ids.includes('drained'), 5000);
     expect(await p.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('sessions expiring after a ZooKeeper outage: the router holds their replicas until they re-register, never a shrunken set', async () => {
+    // Deterministic mass expiry: the registrars are frozen, so their sessions surely expire once the
+    // ensemble is back, which happens after the watcher (the router's view) has already reconnected.
+    const jitter = 1000;
+    const root = testRoot();
+    const w = new Watcher(root, { registerJitterMs: 5000 }).start(); // window 4 s + 5 s: covers expiry + jitter
+    cleanups.push(() => w.close());
+    const procs = [await start(root, 'a', { zookeeper: { ...zkTestOptions, root, registerJitterMs: jitter } })];
+    procs.push(await start(root, 'b', { zookeeper: { ...zkTestOptions, root, registerJitterMs: jitter } }));
+    await w.until((ids) => ids.join() === 'a,b');
+    const from = w.history.length;
+    for (const p of procs) p.signal('SIGSTOP');
+    await zk('pause-all');
+    try {
+      await new Promise((r) => setTimeout(r, 2000)); // the watcher's probe notices: an outage
+      expect(w.membership.snapshot.stale).toBe(true);
+    } finally {
+      await zk('resume-all');
+    }
+    const resumedAt = Date.now();
+    // The frozen registrars' sessions expire now; their znodes go while the watcher is connected again.
+    const deadline = Date.now() + 3 * SESSION_TIMEOUT_MS;
+    while (!w.history.some((h) => h.held.length === 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const p of procs) p.signal('SIGCONT');
+    await new Promise((r) => setTimeout(r, 200));
+    await w.until((ids) => ids.join() === 'a,b' && w.membership.snapshot.held.length === 0, jitter + 5000);
+    const history = w.history.slice(from).map((h) => ({ t: h.at - resumedAt, ids: h.ids.join(), stale: h.stale, held: h.held.join() }));
+    console.log(`[measure] outage, then both registrars' sessions expired: fresh with a,b again ${Date.now() - resumedAt} ms after the ensemble resumed; history ${JSON.stringify(history)}`);
+    expect(history.some((h) => h.held === 'a,b')).toBe(true); // both znodes did vanish, and were held
+    expect(history.filter((h) => h.ids !== 'a,b')).toEqual([]);
+    expect(w.membership.snapshot).toMatchObject({ stale: false, held: [] });
   });
 });

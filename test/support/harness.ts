@@ -96,7 +96,6 @@ export interface TestAppOptions {
   roles?: { registrar?: boolean; router?: boolean };
   /** Overrides the ensemble connect string (e.g. to a subset of the servers). */
   connect?: string;
-  registerJitterMs?: number;
   proxy?: Record<string, unknown>;
   shutdown?: { drainDelayMs?: number; drainTimeoutMs?: number };
 }
@@ -104,12 +103,7 @@ export interface TestAppOptions {
 export function testApp(o: TestAppOptions): { app: App; lines: Record<string, unknown>[] } {
   const { log, lines } = memoryLogger();
   const config = parseConfig({
-    zookeeper: {
-      ...zkTestOptions,
-      root: o.root,
-      ...(o.connect ? { connect: o.connect } : {}),
-      ...(o.registerJitterMs !== undefined ? { registerJitterMs: o.registerJitterMs } : {}),
-    },
+    zookeeper: { ...zkTestOptions, root: o.root, ...(o.connect ? { connect: o.connect } : {}) },
     replica: { id: o.id, url: o.supersetUrl },
     ...(o.metadataDbUrl ? { metadataDb: { url: o.metadataDbUrl } } : {}),
     health: o.health ?? { intervalMs: 300, timeoutMs: 250, rise: 2, fall: 2 },
