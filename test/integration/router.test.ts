@@ -53,7 +53,11 @@ describe('router against real ZooKeeper membership', () => {
     const watcher = new Watcher(root).start();
     cleanups.push(() => watcher.close());
     await watcher.until((ids) => specs.every((s) => ids.includes(s.id)));
-    await expect.poll(() => router.table!.upstreams.length, { timeout: 5000 }).toBe(specs.length);
+    // Every sidecar that routes (the router, and registrars that also serve traffic) must have read the whole
+    // set before load starts; until then it answers 503 and /readyz says so, as an ingress would see.
+    for (const app of [router, ...registrars.filter((a) => a.table !== undefined)]) {
+      await expect.poll(() => app.table!.upstreams.length, { timeout: 5000 }).toBe(specs.length);
+    }
     const url = `http://127.0.0.1:${router.proxy!.address.port}`;
     return { ups, registrars, router, url, watcher, lines };
   }

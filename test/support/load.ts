@@ -13,7 +13,8 @@ export interface LoadResult {
   readonly errors: string[];
   /** Non-2xx answers and transport errors: what a user would have seen fail. */
   readonly failed: number;
-  readonly failures: { status: number; body: string }[];
+  /** `at`: ms after the load began; `i`: the request's number. Failed tests print them, for diagnosis. */
+  readonly failures: { status: number; body: string; at: number; i: number }[];
 }
 
 /**
@@ -28,8 +29,9 @@ export async function runLoad(
   const agent = new Agent({ connections: opts.workers, keepAliveTimeout: 10_000 });
   const byStatus = new Map<number, number>();
   const errors: string[] = [];
-  const failures: { status: number; body: string }[] = [];
-  const deadline = Date.now() + opts.maxMs;
+  const failures: { status: number; body: string; at: number; i: number }[] = [];
+  const began = Date.now();
+  const deadline = began + opts.maxMs;
   let sent = 0;
   const worker = async () => {
     while (sent < opts.maxRequests && Date.now() < deadline && !(opts.stop?.() ?? false)) {
@@ -47,9 +49,9 @@ export async function runLoad(
         });
         const text = await res.body.text();
         byStatus.set(res.statusCode, (byStatus.get(res.statusCode) ?? 0) + 1);
-        if (res.statusCode >= 300) failures.push({ status: res.statusCode, body: text.slice(0, 300) });
+        if (res.statusCode >= 300) failures.push({ status: res.statusCode, body: text.slice(0, 300), at: Date.now() - began, i });
       } catch (err) {
-        errors.push(String(err));
+        errors.push(`${String(err)} (request ${i}, at ${Date.now() - began} ms)`);
       }
     }
   };
