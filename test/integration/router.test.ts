@@ -104,7 +104,8 @@ describe('router against real ZooKeeper membership', () => {
     expect(ups.filter((u) => u !== victim).some((u) => u.received.some((r) => r.xid === heldXid))).toBe(false);
 
     await watcher.until((ids) => !ids.includes('u1'), 10_000);
-    expect(await metricValue(router.metrics, 'superset_ha_replicas_live')).toBe(2);
+    // The router's own membership session sees it moments after the watcher's, not at the same instant.
+    await expect.poll(() => metricValue(router.metrics, 'superset_ha_replicas_live'), { timeout: 5000 }).toBe(2);
     const failovers = (await metricValue(router.metrics, 'superset_ha_failovers_total')) ?? 0;
     const retries = await router.metrics.registry.getSingleMetric('superset_ha_retries_total')!.get();
     console.log(`[measure] failovers ${failovers}, retries ${JSON.stringify(retries.values.map((v) => [v.labels.reason, v.value]))}`);
@@ -132,6 +133,10 @@ describe('router against real ZooKeeper membership', () => {
     await watcher.until((ids) => !ids.includes('h0'), 10_000); // its health check failed too
     hung.signal('SIGCONT');
     await watcher.until((ids) => ids.includes('h0'), 10_000);
+    // Then the router must have it in its table, and not ejected (a short load could otherwise all go to h1).
+    await expect
+      .poll(() => router.table!.upstreams.some((u) => u.id === 'h0' && !u.outlier.isEjected(Date.now())), { timeout: 10_000 })
+      .toBe(true);
     const before = hung.received.length;
     const again = await runLoad(url, readMix, { workers: 4, maxRequests: 200, maxMs: 4000 });
     expect(again.failed).toBe(0);
