@@ -49,10 +49,13 @@ export class Watcher {
   /** Failed reads (retried by Membership); an 'error' event without a listener would throw. */
   readonly errors: string[] = [];
 
-  /** `registerJitterMs`: the fleet's, from which the settle window is derived as the app does. */
-  constructor(root: string, opts: { registerJitterMs?: number } = {}) {
+  /**
+   * `registerJitterMs`: the fleet's, from which the settle window is derived as the app does.
+   * `connect`: a subset of the ensemble, to keep the observer off a server the test pauses.
+   */
+  constructor(root: string, opts: { registerJitterMs?: number; connect?: string } = {}) {
     const settleMs = SESSION_TIMEOUT_MS + (opts.registerJitterMs ?? zkTestOptions.registerJitterMs);
-    this.session = new ZkSession({ ...zkTestOptions, retry: { baseMs: 50, maxMs: 500 } });
+    this.session = new ZkSession({ ...zkTestOptions, ...(opts.connect ? { connect: opts.connect } : {}), retry: { baseMs: 50, maxMs: 500 } });
     this.membership = new Membership(this.session, { dir: `${root}/replicas`, retry: { baseMs: 50, maxMs: 500 }, settleMs });
     this.membership.on('snapshot', (s: MembershipSnapshot) =>
       this.history.push({ at: Date.now(), ids: s.replicas.map((r) => r.id), stale: s.stale, held: s.held }),
