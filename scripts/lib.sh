@@ -87,6 +87,19 @@ signal_settled() {
   done
 }
 
+# take_lock: serialise a script's state-changing commands on $LOCK_FILE (fd 9, which scripts close for
+# the servers they start), waiting at most $LOCK_WAIT_S seconds [120].
+take_lock() {
+  mkdir -p -- "$(dirname -- "$LOCK_FILE")"
+  exec 9>"$LOCK_FILE"
+  flock -w "${LOCK_WAIT_S:-120}" 9 || die "timed out waiting for $LOCK_FILE"
+}
+
+# print_usage: a script's usage, i.e. its header comment (line 2 up to "set -euo"), on stderr.
+print_usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+}
+
 # print_status PORT [PID]: the status line of a one-server script (running, paused or down).
 print_status() {
   local state=running

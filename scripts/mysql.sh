@@ -99,12 +99,6 @@ need_bin() {
   die "no MariaDB server binary (/usr/sbin/mariadbd)"
 }
 
-take_lock() {
-  mkdir -p -- "$RUN_DIR"
-  exec 9>"$LOCK_FILE"
-  flock -w 120 9 || die "timed out waiting for $LOCK_FILE"
-}
-
 # is_server_proc PID: a live mariadbd whose cwd is our data dir (the server
 # chdirs there at startup; a zombie has no cwd).
 is_server_proc() {
@@ -400,7 +394,7 @@ case "$cmd" in
     log "deleted $MY_DIR"
     ;;
   "" | -h | --help | help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    print_usage
     [[ -n "$cmd" ]] || exit 2
     ;;
   *) die "unknown command '$cmd' (try: mysql.sh help)" ;;

@@ -43,12 +43,6 @@ need_bin() {
   BIN=$(pg_bindir) || die "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
 }
 
-take_lock() {
-  mkdir -p -- "$RUN_DIR"
-  exec 9>"$LOCK_FILE"
-  flock -w 120 9 || die "timed out waiting for $LOCK_FILE"
-}
-
 # as_pg CMD...: run as the postgres OS user, from a directory it can read,
 # without our lock fd (pg_ctl's postmaster must not inherit it).
 as_pg() {
@@ -359,7 +353,7 @@ case "$cmd" in
     log "deleted $PG_DIR"
     ;;
   "" | -h | --help | help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    print_usage
     [[ -n "$cmd" ]] || exit 2
     ;;
   *) die "unknown command '$cmd' (try: pg.sh help)" ;;

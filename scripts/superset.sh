@@ -92,6 +92,7 @@ SECRET_FILE="$SS_DIR/secret_key"
 INIT_STAMP="$SS_DIR/init.stamp"
 INSTALL_STAMP="$VENV/.superset-ha-install"
 LOCK_FILE="$RUN_DIR/superset.lock"
+LOCK_WAIT_S=600 # an install or a first start can hold the lock for minutes
 BASE_PORT=${SHA_SUPERSET_BASE_PORT:-28088}
 WORKERS=${SHA_SUPERSET_WORKERS:-2}
 THREADS=${SHA_SUPERSET_THREADS:-4}
@@ -110,13 +111,6 @@ fi
 
 # fmt_secs MS: milliseconds as seconds with one decimal
 fmt_secs() { printf '%d.%d' $(($1 / 1000)) $((($1 % 1000) / 100)); }
-
-# take_lock: serialise state-changing commands (fd 9; closed for children).
-take_lock() {
-  mkdir -p -- "$RUN_DIR"
-  exec 9>"$LOCK_FILE"
-  flock -w "${1:-600}" 9 || die "timed out waiting for $LOCK_FILE"
-}
 
 # ---------------------------------------------------------------- install
 
@@ -717,11 +711,11 @@ cmd=${1:-}
 
 case "$cmd" in
   install)
-    take_lock 3600
+    LOCK_WAIT_S=3600 take_lock
     cmd_install
     ;;
   init)
-    take_lock 3600
+    LOCK_WAIT_S=3600 take_lock
     cmd_init
     ;;
   start)
@@ -774,7 +768,7 @@ case "$cmd" in
     cmd_seed "${1:-}"
     ;;
   "" | -h | --help | help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    print_usage
     [[ -n "$cmd" ]] || exit 2
     ;;
   *) die "unknown command '$cmd' (try: superset.sh help)" ;;

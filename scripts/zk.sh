@@ -56,13 +56,6 @@ check_n() {
   [[ "${1:-}" =~ ^[123]$ ]] || die "server number must be 1, 2 or 3 (got '${1:-}')"
 }
 
-# take_lock: serialise commands that change state (fd 9; closed for children).
-take_lock() {
-  mkdir -p -- "$RUN_DIR"
-  exec 9>"$LOCK_FILE"
-  flock -w 120 9 || die "timed out waiting for $LOCK_FILE"
-}
-
 # is_our_pid PID N: PID is a live java whose last argument is server N's cfg.
 is_our_pid() {
   local pid=$1 cfg args=()
@@ -493,7 +486,7 @@ case "$cmd" in
     log "deleted $ZK_DIR"
     ;;
   "" | -h | --help | help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    print_usage
     [[ -n "$cmd" ]] || exit 2
     ;;
   *)
