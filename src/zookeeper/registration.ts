@@ -104,11 +104,10 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     this.#dirReady = undefined;
     if (renewed && this.#registered) this.#setRegistered(false, 'session expired');
     // A renewed session means every sidecar that shared the outage is re-registering now: spread them out.
-    // The delay is a gate in #reconcile, not just a later kick: the `connected` event that follows at once
-    // (and any health change) kicks too, and would otherwise re-register immediately.
-    const delay = renewed ? Math.floor(Math.random() * this.#opts.jitterMs) : 0;
-    this.#createNotBefore = Date.now() + delay;
-    this.#reconciler.kick(delay);
+    // The delay is a gate in #reconcile, not a later kick: the `connected` event that follows at once (and
+    // any health change) kicks too, and #reconcile itself schedules the run the gate asks for.
+    this.#createNotBefore = renewed ? Date.now() + Math.floor(Math.random() * this.#opts.jitterMs) : 0;
+    this.#reconciler.kick();
   };
 
   readonly #onConnected = (): void => {
