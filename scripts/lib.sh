@@ -87,6 +87,16 @@ signal_settled() {
   done
 }
 
+# env_int NAME DEFAULT MIN MAX: the integer in environment variable NAME (DEFAULT when unset), or die
+# naming the variable when it is not an integer within MIN..MAX.
+env_int() {
+  local v=${!1:-$2}
+  if ! [[ "$v" =~ ^[0-9]+$ ]] || ((10#$v < $3 || 10#$v > $4)); then
+    die "bad $1: '$v' (an integer from $3 to $4)"
+  fi
+  echo $((10#$v))
+}
+
 # take_lock: serialise a script's state-changing commands on $LOCK_FILE (fd 9, which scripts close for
 # the servers they start), waiting at most $LOCK_WAIT_S seconds [120].
 take_lock() {

@@ -27,14 +27,8 @@ SHA_LOG_PREFIX=mysql.sh
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT=${SHA_MYSQL_PORT:-23306}
-if ! [[ "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
-  die "bad SHA_MYSQL_PORT: $PORT"
-fi
-TIMEOUT=${SHA_MYSQL_TIMEOUT:-30}
-if ! [[ "$TIMEOUT" =~ ^[0-9]+$ ]] || ((TIMEOUT < 1)); then
-  die "bad SHA_MYSQL_TIMEOUT: $TIMEOUT"
-fi
+PORT=$(env_int SHA_MYSQL_PORT 23306 1 65535)
+TIMEOUT=$(env_int SHA_MYSQL_TIMEOUT 30 1 86400)
 MY_DIR="$RUN_DIR/mysql"
 DATA="$MY_DIR/data"
 INIT_MARK="$MY_DIR/data.initialized"  # written once mariadb-install-db has finished

@@ -22,11 +22,8 @@ SHA_LOG_PREFIX=pg.sh
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-PORT=${SHA_PG_PORT:-25432}
-if ! [[ "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
-  die "bad SHA_PG_PORT: $PORT"
-fi
-TIMEOUT=${SHA_PG_TIMEOUT:-30}
+PORT=$(env_int SHA_PG_PORT 25432 1 65535)
+TIMEOUT=$(env_int SHA_PG_TIMEOUT 30 1 86400)
 PG_DIR="$RUN_DIR/pg"
 DATA="$PG_DIR/data"
 SOCK_DIR="$PG_DIR"

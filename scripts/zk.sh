@@ -33,11 +33,8 @@ SHA_LOG_PREFIX=zk.sh
 # shellcheck source=scripts/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-BASE=${SHA_ZK_BASE_PORT:-22181}
-if ! [[ "$BASE" =~ ^[0-9]+$ ]] || ((BASE < 1 || BASE + 1702 > 65535)); then
-  die "bad SHA_ZK_BASE_PORT: $BASE"
-fi
-TIMEOUT=${SHA_ZK_TIMEOUT:-30}
+BASE=$(env_int SHA_ZK_BASE_PORT 22181 1 $((65535 - 1702)))
+TIMEOUT=$(env_int SHA_ZK_TIMEOUT 30 1 86400)
 ZK_DIR="$RUN_DIR/zk"
 LOCK_FILE="$RUN_DIR/zk.lock"
 SERVERS=(1 2 3)
