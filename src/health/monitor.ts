@@ -21,6 +21,8 @@ export interface MonitorEvents {
 
 export interface MonitorOptions {
   readonly intervalMs: number;
+  /** The round interval while the verdict is in transition (HAProxy's fastinter); at most intervalMs. */
+  readonly fastIntervalMs?: number;
   readonly timeoutMs: number;
   /** Consecutive all-pass rounds before healthy. */
   readonly rise: number;
@@ -108,13 +110,21 @@ export class HealthMonitor extends EventEmitter<MonitorEvents> {
     this.emit('change', { state, previous });
   }
 
+  /** A streak that may change the verdict is confirmed quickly: a hung replica is found within about fall × timeoutMs. */
+  #nextIntervalMs(): number {
+    const { intervalMs, fastIntervalMs } = this.#opts;
+    if (fastIntervalMs === undefined) return intervalMs;
+    const transition = (this.#fails > 0 && this.#state.kind !== 'unhealthy') || (this.#passes > 0 && this.#state.kind !== 'healthy');
+    return transition ? Math.min(fastIntervalMs, intervalMs) : intervalMs;
+  }
+
   #schedule(delayMs: number): void {
     if (!this.#running) return;
     this.#timer = setTimeout(() => {
       const started = Date.now();
       this.#round = this.runRound().finally(() => {
         this.#round = undefined;
-        this.#schedule(Math.max(0, this.#opts.intervalMs - (Date.now() - started)));
+        this.#schedule(Math.max(0, this.#nextIntervalMs() - (Date.now() - started)));
       });
     }, delayMs);
   }

@@ -90,4 +90,37 @@ describe('HealthMonitor hysteresis', () => {
     expect(rounds).toBe(5);
     expect(a.closed).toBe(2);
   });
+
+  it('confirms a failing streak at fastIntervalMs (HAProxy fastinter): a hung replica is down in about fall × timeout', async () => {
+    vi.useFakeTimers();
+    // A check against a SIGSTOPped replica: nothing answers, it fails when its 1.5 s timeout runs out. (The
+    // timeout is played by a fake-timer setTimeout here; AbortSignal.timeout does not follow fake timers.)
+    let hung = false;
+    const check: HealthCheck = {
+      name: 'superset',
+      run: () =>
+        hung
+          ? new Promise((_, reject) => setTimeout(() => reject(new SidecarError(ErrorCode.HEALTH_TIMEOUT, 'timed out')), 1500))
+          : Promise.resolve(),
+      close: () => Promise.resolve(),
+    };
+    const m = new HealthMonitor([check], { intervalMs: 2000, fastIntervalMs: 250, timeoutMs: 1500, rise: 2, fall: 3 });
+    m.start();
+    await vi.advanceTimersByTimeAsync(2500); // rounds at 0 and 250 (rising), then every 2000
+    expect(m.state.kind).toBe('healthy');
+    hung = true;
+    const hungAt = Date.now();
+    let downAt = 0;
+    m.on('change', ({ state }) => {
+      if (state.kind === 'unhealthy') downAt = Date.now();
+    });
+    await vi.advanceTimersByTimeAsync(10_000);
+    const closed = m.close(); // waits for the round in flight, which ends on its (fake) timeout
+    await vi.advanceTimersByTimeAsync(2000);
+    await closed;
+    // Worst case: the next round starts up to one interval later, then fall rounds of one timeout each, back
+    // to back. Without the fast interval it would be interval + (fall - 1) × interval + timeout = 7.5 s.
+    expect(downAt - hungAt).toBeLessThanOrEqual(2000 + 3 * 1500);
+    expect(downAt - hungAt).toBeGreaterThanOrEqual(3 * 1500);
+  });
 });
