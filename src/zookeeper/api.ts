@@ -40,7 +40,7 @@ export interface ZkApi extends EventEmitter<ZkEvents> {
   remove(path: string, version?: number): Promise<void>;
   setData(path: string, data: Buffer, version?: number): Promise<NodeStat>;
   exists(path: string): Promise<NodeStat | null>;
-  getData(path: string): Promise<{ data: Buffer; stat: NodeStat }>;
+  getData(path: string, watcher?: ZkWatcher): Promise<{ data: Buffer; stat: NodeStat }>;
   getChildren(path: string, watcher?: ZkWatcher): Promise<string[]>;
   mkdirp(path: string): Promise<void>;
 }

@@ -98,7 +98,8 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.#reconciler.idle();
   }
 
-  // The children watch is one-shot: every event re-reads and re-arms it.
+  // The children and data watches are one-shot: every event re-reads and re-arms them. The data watch is how a
+  // router learns that a replica is draining (payload state) before its node goes.
   readonly #watcher = (): void => this.#reconciler.kick();
 
   readonly #onConnected = (): void => {
@@ -154,7 +155,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
   async #readOne(name: string): Promise<ReplicaPayload | undefined> {
     let data: Buffer;
     try {
-      ({ data } = await this.#zk.getData(`${this.#opts.dir}/${name}`));
+      ({ data } = await this.#zk.getData(`${this.#opts.dir}/${name}`, this.#watcher));
     } catch (err) {
       if (isSidecarError(err, ErrorCode.ZK_NO_NODE)) return undefined; // left between list and read
       throw err;

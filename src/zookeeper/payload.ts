@@ -11,6 +11,13 @@ export const replicaPayloadSchema = z.strictObject({
   weight: z.number().int().min(1).max(1000),
   version: z.string().max(64),
   startedAt: z.iso.datetime(),
+  /**
+   * Payload v2. Absent: serving. `draining`: the registrar is about to delete the node because the replica is
+   * shutting down, not because it failed, so routers let requests in flight there finish instead of moving
+   * them (a failed replica's are rescued). Written only while draining, so a v1 router — whose strict schema
+   * rejects the field — merely stops routing to the replica a moment earlier.
+   */
+  state: z.enum(['draining']).optional(),
 });
 
 export type ReplicaPayload = z.infer<typeof replicaPayloadSchema>;

@@ -11,6 +11,11 @@ export interface RegistrationOptions {
   readonly payload: ReplicaPayload;
   /** After a new session, wait a random [0, jitterMs) before re-creating the node, so a fleet does not herd. */
   readonly jitterMs: number;
+  /**
+   * On drain, the payload is marked `draining` this long before the node is deleted, so routers can tell a
+   * drain (let requests in flight finish) from a failure (move them elsewhere at once).
+   */
+  readonly drainAnnounceMs: number;
   readonly retry: BackoffPolicy;
 }
 
@@ -32,6 +37,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   readonly #opts: RegistrationOptions;
   readonly #path: string;
   readonly #data: Buffer;
+  readonly #drainingData: Buffer;
   readonly #reconciler: Reconciler;
   #healthy = false;
   #draining = false;
@@ -39,6 +45,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   #started = false;
   #dirReady: string | undefined; // session id for which the parent directory is known to exist
   #createNotBefore = 0; // epoch ms: the re-registration jitter after a renewed session
+  #removeNotBefore: number | undefined; // epoch ms: set once the draining mark is written
 
   constructor(zk: ZkApi, opts: RegistrationOptions) {
     super();
@@ -46,6 +53,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     this.#opts = opts;
     this.#path = `${opts.dir}/${opts.payload.id}`;
     this.#data = encodePayload(opts.payload);
+    this.#drainingData = encodePayload({ ...opts.payload, state: 'draining' });
     this.#reconciler = new Reconciler(
       () => this.#reconcile(),
       opts.retry,
@@ -147,6 +155,17 @@ export class Registration extends EventEmitter<RegistrationEvents> {
       // a second replica misconfigured with the same id. Never delete it; retry until it goes away.
       throw this.#ownedElsewhere(stat.ephemeralOwner);
     } else if (!want && ours) {
+      if (this.#draining && this.#opts.drainAnnounceMs > 0) {
+        if (this.#removeNotBefore === undefined) {
+          await this.#zk.setData(this.#path, this.#drainingData, stat.version);
+          this.#removeNotBefore = Date.now() + this.#opts.drainAnnounceMs;
+        }
+        const wait = this.#removeNotBefore - Date.now();
+        if (wait > 0) {
+          this.#reconciler.kick(wait);
+          return;
+        }
+      }
       try {
         await this.#zk.remove(this.#path, stat.version);
       } catch (err) {

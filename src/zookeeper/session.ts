@@ -219,8 +219,13 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
     return this.#call(path, (c, done) => c.exists(path, (e, s) => done(e, e ? undefined : s ? toStat(s) : null)));
   }
 
-  getData(path: string): Promise<{ data: Buffer; stat: NodeStat }> {
-    return this.#call(path, (c, done) => c.getData(path, (e, d, s) => done(e, e ? undefined : { data: d ?? Buffer.alloc(0), stat: toStat(s) })));
+  getData(path: string, watcher?: ZkWatcher): Promise<{ data: Buffer; stat: NodeStat }> {
+    type Cb = (e: Error | zookeeper.Exception | null, d: Buffer, s: zookeeper.Stat) => void;
+    const cb = (done: (e: unknown, v?: { data: Buffer; stat: NodeStat }) => void): Cb =>
+      (e, d, s) => done(e, e ? undefined : { data: d ?? Buffer.alloc(0), stat: toStat(s) });
+    return this.#call(path, (c, done) =>
+      watcher === undefined ? c.getData(path, cb(done)) : c.getData(path, libraryWatcher(watcher), cb(done)),
+    );
   }
 
   getChildren(path: string, watcher?: ZkWatcher): Promise<string[]> {

@@ -72,8 +72,9 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
     return this.state.sessionId;
   }
 
-  getData(path: string): Promise<{ data: Buffer; stat: NodeStat }> {
+  getData(path: string, watcher?: ZkWatcher): Promise<{ data: Buffer; stat: NodeStat }> {
     const id = path.slice(FAKE_DIR.length + 1);
+    if (watcher) this.#watchers.push(watcher);
     const data = this.nodes.get(id);
     if (data === undefined) return Promise.reject(new SidecarError(ErrorCode.ZK_NO_NODE, 'no node'));
     return Promise.resolve({ data, stat: this.#stat(id)! });
@@ -105,7 +106,12 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
     return Promise.resolve();
   }
 
-  setData(): Promise<NodeStat> {
-    throw new Error('not used by Membership or Registration');
+  setData(path: string, data: Buffer): Promise<NodeStat> {
+    this.#connected();
+    const id = path.slice(FAKE_DIR.length + 1);
+    if (!this.nodes.has(id)) return Promise.reject(new SidecarError(ErrorCode.ZK_NO_NODE, 'no node'));
+    this.nodes.set(id, data);
+    this.#fire();
+    return Promise.resolve(this.#stat(id)!);
   }
 }

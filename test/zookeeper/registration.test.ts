@@ -14,7 +14,7 @@ describe('Registration after a session expiry', () => {
   beforeEach(async () => {
     vi.useFakeTimers();
     zk = new FakeZk();
-    reg = new Registration(zk, { dir: FAKE_DIR, payload, jitterMs: 1000, retry: { baseMs: 10, maxMs: 100 } });
+    reg = new Registration(zk, { dir: FAKE_DIR, payload, jitterMs: 1000, drainAnnounceMs: 0, retry: { baseMs: 10, maxMs: 100 } });
     reg.start();
     zk.connect('s1', { renewed: false });
     reg.setHealthy(true);
@@ -65,5 +65,52 @@ describe('Registration after a session expiry', () => {
     zk.connect('s1');
     await settle();
     expect(zk.owners.get('r1')).toBe('s1');
+  });
+});
+
+describe('Registration drain', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('marks the payload draining, waits drainAnnounceMs, then deletes: routers can tell a drain from a failure', async () => {
+    vi.useFakeTimers();
+    const zk = new FakeZk();
+    const reg = new Registration(zk, { dir: FAKE_DIR, payload, jitterMs: 0, drainAnnounceMs: 300, retry: { baseMs: 10, maxMs: 100 } });
+    reg.start();
+    zk.connect('s1', { renewed: false });
+    reg.setHealthy(true);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(JSON.parse(zk.nodes.get('r1')!.toString())).not.toHaveProperty('state');
+    const drained = reg.drain(5000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(JSON.parse(zk.nodes.get('r1')!.toString())).toMatchObject({ id: 'r1', state: 'draining' });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(zk.nodes.has('r1')).toBe(true);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(zk.nodes.has('r1')).toBe(false);
+    expect(await drained).toBe(true);
+    reg.close();
+  });
+
+  it('an unhealthy replica is deleted at once, unmarked: routers treat it as failed', async () => {
+    vi.useFakeTimers();
+    const zk = new FakeZk();
+    const reg = new Registration(zk, { dir: FAKE_DIR, payload, jitterMs: 0, drainAnnounceMs: 300, retry: { baseMs: 10, maxMs: 100 } });
+    const seen: string[] = [];
+    const orig = zk.setData.bind(zk);
+    zk.setData = (path, data) => {
+      seen.push(data.toString());
+      return orig(path, data);
+    };
+    reg.start();
+    zk.connect('s1', { renewed: false });
+    reg.setHealthy(true);
+    await vi.advanceTimersByTimeAsync(0);
+    reg.setHealthy(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(zk.nodes.has('r1')).toBe(false);
+    expect(seen).toEqual([]);
+    reg.close();
   });
 });
