@@ -68,6 +68,7 @@ export class App {
           startedAt: new Date().toISOString(),
         },
         jitterMs: zk.registerJitterMs,
+        drainAnnounceMs: config.shutdown.drainAnnounceMs,
         retry,
       });
       metrics.observeRegistration(this.registration);
@@ -92,6 +93,10 @@ export class App {
       });
       this.table = table;
       this.membership.on('snapshot', (snap) => table.update(snap));
+      // The sidecar beside a replica acts on its own health verdict at once: requests in flight there move
+      // without waiting for the deregistration to go through ZooKeeper (or while ZooKeeper is away).
+      const monitor = this.monitor;
+      if (monitor) monitor.on('change', ({ state }) => table.setDown(config.replica.id, state.kind === 'unhealthy'));
       metrics.observeRoutingTable(table);
       logRoutingTable(table, log.child({ component: 'routing' }));
       const proxy = new Proxy(
@@ -105,11 +110,12 @@ export class App {
           headersTimeoutMs: p.headersTimeoutMs,
           bodyTimeoutMs: p.bodyTimeoutMs,
           retryAfterS: p.retryAfterS,
+          hedge: p.hedge,
         },
       );
       metrics.observeProxy(proxy);
       logProxy(proxy, log.child({ component: 'proxy' }));
-      this.proxy = new ProxyServer(proxy, table, { host: p.host, port: p.port, clientKeepAliveMs: p.clientKeepAliveMs });
+      this.proxy = new ProxyServer(proxy, table, { host: p.host, port: p.port, clientKeepAliveMs: p.clientKeepAliveMs, maxHeaderBytes: p.maxHeaderBytes });
     }
 
     this.admin = new AdminServer(

@@ -67,6 +67,12 @@ export const schema = z.strictObject({
   health: z
     .strictObject({
       intervalMs: int(100, 600_000).default(2_000),
+      /**
+       * While the verdict is in transition (a check failed but not yet `fall` in a row, or passed but not yet
+       * `rise`), the next round comes this soon instead (HAProxy's fastinter): a hung replica is then found
+       * in about fall × timeoutMs after its first failed check, not fall × intervalMs.
+       */
+      fastIntervalMs: int(0, 600_000).default(250),
       timeoutMs: int(50, 600_000).default(1_500),
       rise: int(1, 100).default(2),
       fall: int(1, 100).default(3),
@@ -97,6 +103,24 @@ export const schema = z.strictObject({
       // A replica killed while it writes a response would otherwise cut the client off mid-body.
       holdResponseBytes: int(0, 64 * 1024 * 1024).default(256 * 1024),
       retryAfterS: int(1, 3600).default(5),
+      /**
+       * Request line plus headers. Superset's explore and dashboard permalinks carry long query strings and
+       * gunicorn accepts any request line (--limit-request-line 0); Node's own default is 16 KiB.
+       */
+      maxHeaderBytes: int(8 * 1024, 1024 * 1024).default(64 * 1024),
+      /**
+       * Hedged requests (backup requests): a request of one of `routes` with no response after `delayMs` (or
+       * after `percentile` of recent response times, floored at delayMs) is also sent to a second replica;
+       * the first complete answer wins and the other is cancelled. Hedges share the retry budget. Off by
+       * default; `read-query` re-runs a warehouse query, so hedge it only if the warehouse can take it.
+       */
+      hedge: z
+        .strictObject({
+          routes: z.array(z.enum(['idempotent', 'read-query'])).default([]),
+          delayMs: int(1, 600_000).default(1_000),
+          percentile: num(1, 99.9).optional(),
+        })
+        .prefault({}),
       retry: z
         .strictObject({
           maxAttempts: int(1, 10).default(3),
@@ -123,6 +147,11 @@ export const schema = z.strictObject({
       drainDelayMs: int(0, 600_000).default(5_000),
       /** Then stop accepting and give in-flight requests this long to finish. */
       drainTimeoutMs: int(0, 600_000).default(10_000),
+      /**
+       * The replica's znode is marked `draining` this long before it is deleted, so routers let requests in
+       * flight there finish rather than moving them as from a failed replica.
+       */
+      drainAnnounceMs: int(0, 60_000).default(300),
     })
     .prefault({}),
   log: z

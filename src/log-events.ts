@@ -61,6 +61,16 @@ export function logHealth(h: HealthMonitor, log: Logger): void {
 export function logProxy(p: Proxy, log: Logger): void {
   p.on('retry', (reason, replica, route) => log.info({ code: ErrorCode.PROXY_RETRY, reason, replica, route }, `retrying on another replica (${reason})`));
   p.on('failure', (code, status, details) => log.warn({ code, status, ...details }, `answered ${status} ${code}`));
+  const hedges = everyMs(10_000);
+  p.on('hedge', (replica, route) => {
+    const n = hedges();
+    if (n > 0) log.info({ code: ErrorCode.PROXY_HEDGED, replica, route, count: n }, 'slow answer: sent backup requests to another replica');
+  });
+  const aborts = everyMs(10_000);
+  p.on('clientAbort', (route, phase) => {
+    const n = aborts();
+    if (n > 0) log.info({ code: ErrorCode.PROXY_CLIENT_ABORTED, route, phase, count: n }, 'clients abandoned requests (not counted against any replica)');
+  });
   const budget = everyMs(10_000);
   p.on('budgetExhausted', () => {
     const n = budget();
@@ -85,6 +95,9 @@ function everyMs(windowMs: number): () => number {
 
 export function logRoutingTable(t: RoutingTable, log: Logger): void {
   t.on('changed', ({ ids, stale }) => log.info({ event: 'routing_table', replicas: ids, stale }, 'routing table updated'));
+  t.on('rescue', ({ id, reason, moved, stayed }) =>
+    log.warn({ code: ErrorCode.PROXY_RESCUED, replica: id, reason, moved, stayed }, `replica ${id} failed (${reason}): moved ${moved} requests in flight to other replicas; ${stayed} stay (not safe to move)`),
+  );
   t.on('ejected', ({ id, ms }) => log.warn({ code: ErrorCode.PROXY_EJECTED, replica: id, ms }, `replica ${id} ejected for ${ms} ms after consecutive failures`));
   const panic = everyMs(10_000);
   t.on('panic', ({ candidates }) => {

@@ -88,6 +88,25 @@ export class Metrics {
     registers: [this.#r],
   });
   readonly failovers = new Counter({ name: 'superset_ha_failovers_total', help: 'Client requests answered by a replica after another failed', registers: [this.#r] });
+  readonly rescued = new Counter({
+    name: 'superset_ha_rescued_requests_total',
+    help: 'Requests in flight taken off a replica that failed (left the live set, ejected, found unhealthy) and sent to another',
+    labelNames: ['reason'],
+    registers: [this.#r],
+  });
+  readonly clientAborts = new Counter({
+    name: 'superset_ha_client_aborts_total',
+    help: 'Client requests abandoned by the client (never counted against a replica), by when the client left',
+    labelNames: ['phase'],
+    registers: [this.#r],
+  });
+  readonly hedges = new Counter({ name: 'superset_ha_hedges_total', help: 'Backup (hedged) requests sent, by route class', labelNames: ['route'], registers: [this.#r] });
+  readonly hedgeWins = new Counter({
+    name: 'superset_ha_hedge_wins_total',
+    help: 'Hedged requests whose backup answered first, by route class',
+    labelNames: ['route'],
+    registers: [this.#r],
+  });
   readonly ejections = new Counter({ name: 'superset_ha_ejections_total', help: 'Passive outlier ejections', labelNames: ['replica'], registers: [this.#r] });
   readonly panics = new Counter({
     name: 'superset_ha_routing_panics_total',
@@ -170,6 +189,10 @@ export class Metrics {
     });
     p.on('retry', (reason) => this.retries.inc({ reason }));
     p.on('budgetExhausted', () => this.budgetExhausted.inc());
+    p.on('rescued', (reason) => this.rescued.inc({ reason }));
+    p.on('clientAbort', (_route, phase) => this.clientAborts.inc({ phase }));
+    p.on('hedge', (_replica, route) => this.hedges.inc({ route }));
+    p.on('hedgeWon', (_replica, route) => this.hedgeWins.inc({ route }));
     p.on('failure', (code) => this.proxyErrors.inc({ code }));
   }
 

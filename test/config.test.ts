@@ -25,7 +25,7 @@ describe('config', () => {
     const c = parseConfig(minimal);
     expect(c.zookeeper.root).toBe('/superset-ha/default');
     expect(c.superset.url).toBe('http://127.0.0.1:8088');
-    expect(c.health).toEqual({ intervalMs: 2000, timeoutMs: 1500, rise: 2, fall: 3 });
+    expect(c.health).toEqual({ intervalMs: 2000, fastIntervalMs: 250, timeoutMs: 1500, rise: 2, fall: 3 });
     expect(c.roles).toEqual({ registrar: true, router: true, elector: false });
     expect(c.admin.host).toBe('127.0.0.1');
     expect(Object.isFrozen(c.zookeeper)).toBe(true);

@@ -20,27 +20,33 @@ export interface ForwardRequest {
   readonly holdResponseBytes: number;
 }
 
+/** How one attempt talks to the request it belongs to (several attempts may race: hedging). */
+export interface AttemptHooks {
+  /** The request is going onto a socket; `abort` ends the attempt (rescue, client gone, lost race). */
+  started(abort: (err: Error) => void): void;
+  /** The upstream's response started (status line and headers in). */
+  responseStarted(): void;
+  /** True: discard this answer, a retry will follow. Asked before any of it reaches the client. */
+  retryStatus(status: number): boolean;
+  /** Asked once, right before the first byte goes to the client: false when another attempt already answered. */
+  commit(): boolean;
+}
+
 export type AttemptOutcome =
   /** The upstream's response went to the client (completely, or `error` broke it off midway). */
   | { kind: 'committed'; status: number; error?: Error }
   /** Nothing reached the client; the request may go elsewhere if policy allows. */
   | { kind: 'failed'; failure: AttemptFailure; error?: Error };
 
+/** Thrown into an attempt that lost the race to another attempt of the same request. */
+export const LOST = Object.assign(new Error('another attempt answered first'), { code: 'SHA_PROXY_ATTEMPT_LOST' });
+
 /**
  * One attempt against one upstream, through undici's dispatcher API: the response goes from the upstream
  * socket into the client response with no intermediate Readable, which the baselines show is about twice
  * as fast as undici.request or reply-from.
- *
- * `retryStatus(status)` is asked when a response starts: true means "discard this answer, I will retry",
- * decided before any byte goes to the client.
  */
-export function forward(
-  up: Upstream,
-  req: ForwardRequest,
-  res: ServerResponse,
-  retryStatus: (status: number) => boolean,
-  onController: (abort: ((err: Error) => void) | undefined) => void,
-): Promise<AttemptOutcome> {
+export function forward(up: Upstream, req: ForwardRequest, res: ServerResponse, hooks: AttemptHooks): Promise<AttemptOutcome> {
   return new Promise<AttemptOutcome>((resolve) => {
     let sent = false; // the request started going onto a socket
     let status = 0;
@@ -60,21 +66,30 @@ export function forward(
         res.once('drain', onDrain);
       }
     };
+    // Another attempt already answered: this one ends here, and nothing of it reaches the client.
+    const lose = (controller: Dispatcher.DispatchController) => {
+      discard = true;
+      held = undefined;
+      controller.abort(LOST);
+    };
 
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
         sent = true;
-        onController((err) => controller.abort(err));
+        hooks.started((err) => controller.abort(err));
       },
-      onResponseStart(_controller, statusCode, headers) {
+      onResponseStart(controller, statusCode, headers) {
         status = statusCode;
-        if (retryStatus(statusCode)) {
+        hooks.responseStarted();
+        if (hooks.retryStatus(statusCode)) {
           discard = true;
         } else if (req.holdResponseBytes > 0) {
           held = { headers, chunks: [], size: 0 };
-        } else {
+        } else if (hooks.commit()) {
           committed = true;
           res.writeHead(statusCode, clientResponseHeaders(headers));
+        } else {
+          lose(controller);
         }
       },
       onResponseData(controller, chunk) {
@@ -87,6 +102,10 @@ export function forward(
         held.size += chunk.length;
         if (held.size > req.holdResponseBytes) {
           // Too large to hold: from here on it streams, and can no longer be retried.
+          if (!hooks.commit()) {
+            lose(controller);
+            return;
+          }
           committed = true;
           res.writeHead(status, clientResponseHeaders(held.headers));
           const chunks = held.chunks;
@@ -95,12 +114,15 @@ export function forward(
         }
       },
       onResponseEnd() {
-        onController(undefined);
         if (discard) {
           resolve({ kind: 'failed', failure: { kind: 'status', status } });
           return;
         }
         if (held !== undefined) {
+          if (!hooks.commit()) {
+            resolve({ kind: 'failed', failure: { kind: 'maybe-received', code: LOST.code }, error: LOST });
+            return;
+          }
           res.writeHead(status, clientResponseHeaders(held.headers));
           res.end(held.chunks.length === 1 ? held.chunks[0] : Buffer.concat(held.chunks, held.size));
         } else {
@@ -109,13 +131,12 @@ export function forward(
         resolve({ kind: 'committed', status });
       },
       onResponseError(_controller, error) {
-        onController(undefined);
         res.off('drain', onDrain);
         if (committed) {
           // The status line already went out: the only honest signal left is to break the client connection.
           res.destroy(error);
           resolve({ kind: 'committed', status, error });
-        } else if (discard) {
+        } else if (discard && error !== LOST) {
           resolve({ kind: 'failed', failure: { kind: 'status', status }, error });
         } else {
           // Nothing went to the client (a held response counts as never started): the attempt failed.

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors.ts';
@@ -12,6 +12,8 @@ export interface ProxyServerOptions {
   readonly port: number;
   /** Client keep-alive idle timeout; above the ingress's, so the ingress closes first (no reset races). */
   readonly clientKeepAliveMs: number;
+  /** Request line plus headers; beyond it the client gets 431 with the proxy's JSON error. Node's default: 16 KiB. */
+  readonly maxHeaderBytes?: number;
 }
 
 /**
@@ -43,7 +45,8 @@ export class ProxyServer {
       routerOptions: { maxParamLength: 4096, ignoreDuplicateSlashes: false },
       // Node ≥ 24.12: a request without Content-Length or Transfer-Encoding (so, by HTTP/1.1, without a body)
       // skips the request stream's life cycle. Most proxied requests are such GETs; measured ~1 µs/request.
-      http: { optimizeEmptyRequests: true },
+      http: { optimizeEmptyRequests: true, ...(opts.maxHeaderBytes === undefined ? {} : { maxHeaderSize: opts.maxHeaderBytes }) },
+      clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => this.#clientError(err, socket),
     });
     this.#app.removeAllContentTypeParsers();
     this.#app.addContentTypeParser('*', (_req, _payload, done) => done(null));
@@ -87,6 +90,25 @@ export class ProxyServer {
       clearTimeout(timer);
     }
     for (const s of this.#upgraded) s.destroy();
+  }
+
+  /** Requests Node's parser refused before any route ran: answered with the proxy's JSON error and counted. */
+  #clientError(err: Error & { code?: string }, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? ([431, ErrorCode.PROXY_HEADERS_TOO_LARGE, `request line and headers exceed proxy.maxHeaderBytes (${this.#opts.maxHeaderBytes ?? 16384} bytes)`] as const)
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? ([408, ErrorCode.PROXY_BAD_REQUEST, 'the request did not arrive in time'] as const)
+          : ([400, ErrorCode.PROXY_BAD_REQUEST, 'malformed HTTP request'] as const);
+    this.#proxy.emit('failure', code, status, { parser: err.code ?? 'unknown' });
+    const body = JSON.stringify({ error: code, message });
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(err);
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

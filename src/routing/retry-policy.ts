@@ -13,7 +13,8 @@ export type AttemptFailure =
   | { kind: 'maybe-received'; code: string }
   | { kind: 'status'; status: number };
 
-export type RetryReason = 'not_sent' | 'reset' | 'timeout' | 'status_502' | 'status_503' | 'status_504';
+/** `rescue`: the replica failed under a request in flight (left the live set, ejected, found unhealthy). */
+export type RetryReason = 'not_sent' | 'reset' | 'timeout' | 'status_502' | 'status_503' | 'status_504' | 'rescue';
 
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([502, 503, 504]);
 

@@ -5,14 +5,31 @@ import type { ReplicaPayload } from '../zookeeper/payload.ts';
 import { pick, type PickOptions } from './balancer.ts';
 import { OutlierState, type OutlierOptions } from './outlier.ts';
 
+/**
+ * Why requests in flight on a replica are moved elsewhere (DESIGN.md invariant 8):
+ * - `left`: it left the live set without announcing a drain (deregistered as unhealthy, or its session died);
+ * - `ejected`: passive outlier ejection;
+ * - `unhealthy`: this sidecar's own health verdict on its local replica, acted on before ZooKeeper hears of it.
+ */
+export type RescueReason = 'left' | 'ejected' | 'unhealthy';
+
+/** An attempt in flight on an upstream, as the table sees it. */
+export interface InFlight {
+  /** Moves the request to another replica if that is safe and allowed; true when it was taken off this one. */
+  rescue(reason: RescueReason): boolean;
+}
+
 export interface Upstream {
   readonly id: string;
-  readonly zone: string;
-  readonly weight: number;
+  zone: string;
+  weight: number;
   readonly origin: string;
   readonly pool: Pool;
   readonly outlier: OutlierState;
   outstanding: number;
+  /** Its registrar announced a drain: no new requests, but those in flight finish there. */
+  draining: boolean;
+  readonly inflight: Set<InFlight>;
 }
 
 export interface UpstreamPoolOptions {
@@ -35,6 +52,8 @@ export interface RoutingTableEvents {
   ejected: [{ id: string; ms: number }];
   /** Every candidate was ejected: routing to them anyway rather than to nobody. */
   panic: [{ candidates: number }];
+  /** A replica failed: `moved` requests in flight there went elsewhere, `stayed` may not move (unsafe, started). */
+  rescue: [{ id: string; reason: RescueReason; moved: number; stayed: number }];
 }
 
 /**
@@ -46,6 +65,8 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
   #upstreams: Upstream[] = [];
   #stale = true;
   #closed = false;
+  /** Replicas this sidecar's own health checks say are down (its local replica), whatever ZooKeeper says. */
+  readonly #down = new Set<string>();
 
   constructor(opts: RoutingTableOptions) {
     super();
@@ -60,43 +81,82 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     return this.#stale;
   }
 
+  isDown(id: string): boolean {
+    return this.#down.has(id);
+  }
+
   update(snapshot: MembershipSnapshot): void {
     if (this.#closed) return;
     const byId = new Map(this.#upstreams.map((u) => [u.id, u]));
     const next: Upstream[] = [];
+    const replaced: Upstream[] = [];
     for (const r of snapshot.replicas) {
       const existing = byId.get(r.id);
-      if (existing && existing.origin === new URL(r.url).origin && existing.weight === r.weight && existing.zone === r.zone) {
+      byId.delete(r.id);
+      if (existing && existing.origin === new URL(r.url).origin) {
+        // Weight, zone and drain state change in place: the pool, its connections and the outlier history stay.
+        existing.weight = r.weight;
+        existing.zone = r.zone;
+        existing.draining = r.state === 'draining';
         next.push(existing);
-        byId.delete(r.id);
       } else {
+        if (existing) replaced.push(existing);
         next.push(this.#create(r));
       }
     }
-    // Replicas that left: let their in-flight requests finish, then close the pool.
-    for (const gone of byId.values()) void gone.pool.close().catch(() => undefined);
     this.#upstreams = next;
     this.#stale = snapshot.stale;
+    // Replicas that left. A drained one finishes what it has; a failed one gives up what may move (only after
+    // the table no longer offers it, so the rescued requests go elsewhere).
+    for (const gone of byId.values()) {
+      if (!gone.draining) this.#rescueAll(gone, 'left');
+      void gone.pool.close().catch(() => undefined);
+    }
+    // Same id at a new address: the old process is not known to have failed; let it finish.
+    for (const old of replaced) void old.pool.close().catch(() => undefined);
     this.emit('changed', { ids: next.map((u) => u.id), stale: snapshot.stale });
   }
 
   /**
-   * Picks an upstream, skipping `exclude` (replicas already tried for this request) and ejected ones —
-   * unless that leaves none while some exist, in which case ejection is ignored (panic mode).
+   * This sidecar's health verdict on a replica (its own). Down: no new requests and those in flight move at
+   * once, without waiting for the deregistration to travel through ZooKeeper (or while ZooKeeper is away).
+   */
+  setDown(id: string, down: boolean): void {
+    if (down === this.#down.has(id)) return;
+    if (!down) {
+      this.#down.delete(id);
+      return;
+    }
+    this.#down.add(id);
+    const u = this.#upstreams.find((x) => x.id === id);
+    if (u) this.#rescueAll(u, 'unhealthy');
+  }
+
+  /**
+   * Picks an upstream, skipping `exclude` (replicas already tried for this request) and ejected, down or
+   * draining ones — unless that leaves none while some exist: then a draining one (it still serves), else
+   * any of them rather than nobody (panic mode).
    */
   choose(exclude: ReadonlySet<string> | undefined, now: number): Upstream | undefined {
     const all = this.#upstreams;
-    const open: Upstream[] = [];
-    let notExcluded = 0;
-    for (const u of all) {
-      if (exclude?.has(u.id)) continue;
-      notExcluded++;
-      if (!u.outlier.isEjected(now)) open.push(u);
-    }
+    const usable = (u: Upstream) => !u.draining && !u.outlier.isEjected(now) && !this.#down.has(u.id);
+    // Hot path, no allocation: nothing excluded, ejected, down or draining.
+    if (exclude === undefined && all.every(usable)) return pick(all, this.#opts.balance);
+    const candidates = exclude === undefined ? all : all.filter((u) => !exclude.has(u.id));
+    const open = candidates.filter(usable);
     if (open.length > 0) return pick(open, this.#opts.balance);
-    if (notExcluded === 0) return undefined;
-    this.emit('panic', { candidates: notExcluded });
-    return pick(exclude ? all.filter((u) => !exclude.has(u.id)) : all, this.#opts.balance);
+    if (candidates.length === 0) return undefined;
+    // A draining replica still answers: better than panic routing to an ejected or down one.
+    const draining = candidates.filter((u) => u.draining && !this.#down.has(u.id) && !u.outlier.isEjected(now));
+    if (draining.length > 0) return pick(draining, this.#opts.balance);
+    this.emit('panic', { candidates: candidates.length });
+    return pick(candidates, this.#opts.balance);
+  }
+
+  /** Whether some replica outside `exclude` could take a request (for retries and rescues). */
+  hasAlternative(exclude: ReadonlySet<string>): boolean {
+    for (const u of this.#upstreams) if (!exclude.has(u.id) && !this.#down.has(u.id)) return true;
+    return false;
   }
 
   recordSuccess(u: Upstream, now: number): void {
@@ -108,6 +168,7 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     const ejected = this.#upstreams.filter((x) => x.outlier.isEjected(now)).length;
     if (ejected + 1 > Math.floor((this.#opts.maxEjectedPercent / 100) * this.#upstreams.length)) return;
     this.emit('ejected', { id: u.id, ms: u.outlier.eject(now) });
+    this.#rescueAll(u, 'ejected');
   }
 
   async close(): Promise<void> {
@@ -115,6 +176,17 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     const pools = this.#upstreams.map((u) => u.pool);
     this.#upstreams = [];
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+  }
+
+  #rescueAll(u: Upstream, reason: RescueReason): void {
+    if (u.inflight.size === 0) return;
+    let moved = 0;
+    let stayed = 0;
+    for (const f of [...u.inflight]) {
+      if (f.rescue(reason)) moved++;
+      else stayed++;
+    }
+    this.emit('rescue', { id: u.id, reason, moved, stayed });
   }
 
   #create(r: ReplicaPayload): Upstream {
@@ -126,6 +198,8 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
       weight: r.weight,
       origin,
       outstanding: 0,
+      draining: r.state === 'draining',
+      inflight: new Set(),
       outlier: new OutlierState(this.#opts.outlier),
       pool: new Pool(origin, {
         connections: p.connections,

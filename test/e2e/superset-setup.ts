@@ -6,6 +6,8 @@ import { SidecarProcess } from '../support/sidecar-process.ts';
 
 export const ADMIN_PASSWORD = process.env.SHA_SUPERSET_ADMIN_PASSWORD ?? 'admin';
 export const REPLICAS = 2;
+/** The health settings scripts/demo.sh gives its sidecars (a test checks they stay in step). */
+export const DEMO_HEALTH = { intervalMs: 1000, timeoutMs: 800, rise: 2, fall: 2 } as const;
 
 /** Real Superset replicas (installed on first use), seeded with a chart; idempotent and fast when running. */
 export async function startSuperset(): Promise<{ urls: string[]; chartData: string; sqllab: Record<string, unknown> }> {
@@ -27,7 +29,11 @@ export interface Sidecar {
   readonly admin: string;
 }
 
-/** One sidecar process beside each replica, as deployed: registrar + router, preferring its own replica. */
+/**
+ * One sidecar process beside each replica, as deployed: registrar + router, preferring its own replica, with
+ * the demo's health settings and the proxy's production timeouts (60 s): failover claims are tested as users
+ * run them.
+ */
 export async function startSidecars(urls: string[], root = testRoot()): Promise<{ root: string; sidecars: Sidecar[] }> {
   const sidecars: Sidecar[] = [];
   for (const [i, url] of urls.entries()) {
@@ -35,8 +41,8 @@ export async function startSidecars(urls: string[], root = testRoot()): Promise<
       zookeeper: { ...zkTestOptions, root, sessionTimeoutMs: SESSION_TIMEOUT_MS },
       replica: { id: `superset-${i}`, url },
       metadataDb: { url: PG_URL },
-      health: { intervalMs: 500, timeoutMs: 400, rise: 2, fall: 2 },
-      proxy: { host: '127.0.0.1', port: 0, headersTimeoutMs: 3000 },
+      health: DEMO_HEALTH,
+      proxy: { host: '127.0.0.1', port: 0 },
       admin: { port: 0 },
       shutdown: { drainDelayMs: 0, drainTimeoutMs: 3000 },
     });

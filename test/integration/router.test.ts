@@ -143,10 +143,11 @@ describe('router against real ZooKeeper membership', () => {
     expect(hung.received.length).toBeGreaterThan(before);
   });
 
-  it('drain: zero failed requests while a replica drains under load', async () => {
+  it('drain: zero failed requests while a replica drains under load; its requests in flight finish there (none rescued)', async () => {
     const root = testRoot();
-    const { ups, registrars, url, watcher } = await cluster(root, [
-      { id: 'd0', args: ['delay=20'], router: true },
+    const { ups, registrars, url, watcher, router } = await cluster(root, [
+      // Slow enough that requests are in flight on d0 when its znode goes.
+      { id: 'd0', args: ['delay=300'], router: true },
       { id: 'd1', args: ['delay=20'] },
     ]);
     // d0's sidecar also serves traffic (as every sidecar does); an ingress stops sending once it is not ready.
@@ -169,6 +170,8 @@ describe('router against real ZooKeeper membership', () => {
     expect(d.errors).toEqual([]);
     expect(watcher.ids()).toEqual(['d1']);
     expect(ups[0]!.received.length).toBeGreaterThan(0);
+    // The registrar marked its payload `draining` before deleting it: the router let d0 finish what it had.
+    expect(await metricValue(router.metrics, 'superset_ha_rescued_requests_total')).toBe(0);
   });
 
   it('ZooKeeper paused: routing continues on the last known set and /replicas says stale', async () => {

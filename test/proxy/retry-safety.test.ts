@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyRoute } from '../../src/routing/route-table.ts';
-import { startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
+import { metricValue, startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
 import { FakeUpstream, type UpstreamMode } from '../support/upstream.ts';
 
 // Property: whatever mix of failing replicas a request meets, an unsafe request reaches at most one replica,
@@ -52,5 +52,47 @@ describe('retry safety against failing upstreams (property)', () => {
       }),
       { numRuns: 60 },
     );
+  }, 60_000);
+
+  it('holds with hedging on and replicas failing under requests in flight (rescue)', async () => {
+    const hp = await startProxy([...live, dead], {
+      proxy: { headersTimeoutMs: 400, hedge: { routes: ['idempotent', 'read-query'], delayMs: 20 } },
+      table: { outlier: { consecutiveFailures: 10_000, baseEjectionMs: 1000, maxEjectionMs: 1000 } },
+    });
+    try {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.tuple(modes, modes, modes),
+          fc.tuple(fc.nat(60), fc.nat(60), fc.nat(60)),
+          target,
+          fc.option(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.nat(40))),
+          async (ms, delays, [method, path], failing) => {
+            live.forEach((u, i) => {
+              u.mode = ms[i]!;
+              u.delayMs = delays[i]!;
+            });
+            const id = `hedge-${n++}`;
+            const pending = request(`${hp.url}${path}`, { method: method as 'GET', ...(method === 'GET' ? {} : { body: id }), headers: { 'x-id': id } });
+            let downTimer: NodeJS.Timeout | undefined;
+            if (failing) downTimer = setTimeout(() => hp.table.setDown(failing[0], true), failing[1]);
+            const res = await pending;
+            await res.body.text();
+            clearTimeout(downTimer);
+            for (const u of live) hp.table.setDown(u.id, false);
+            const reached = live.reduce((sum, u) => sum + u.count((r) => r.headers['x-id'] === id), 0);
+            if (classifyRoute(method, path) === 'unsafe') expect(reached).toBeLessThanOrEqual(1);
+            expect(reached).toBeLessThanOrEqual(3);
+          },
+        ),
+        { numRuns: 60 },
+      );
+      // The property met what it is about: backup requests and rescues really happened.
+      expect(await metricValue(hp.metrics, 'superset_ha_hedges_total')).toBeGreaterThan(0);
+      expect(await metricValue(hp.metrics, 'superset_ha_rescued_requests_total')).toBeGreaterThan(0);
+    } finally {
+      for (const u of live) u.delayMs = 0;
+      await hp.close();
+    }
   }, 60_000);
 });

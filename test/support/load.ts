@@ -15,6 +15,14 @@ export interface LoadResult {
   readonly failed: number;
   /** `at`: ms after the load began; `i`: the request's number. Failed tests print them, for diagnosis. */
   readonly failures: { status: number; body: string; at: number; i: number }[];
+  /** Every completed request's latency (ms), sorted ascending. */
+  readonly latenciesMs: number[];
+}
+
+/** The p-th percentile (0-100) of sorted latencies. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /**
@@ -30,6 +38,7 @@ export async function runLoad(
   const byStatus = new Map<number, number>();
   const errors: string[] = [];
   const failures: { status: number; body: string; at: number; i: number }[] = [];
+  const latenciesMs: number[] = [];
   const began = Date.now();
   const deadline = began + opts.maxMs;
   let sent = 0;
@@ -38,6 +47,7 @@ export async function runLoad(
       const i = sent++;
       const r = next(i);
       const base = typeof baseUrl === 'string' ? baseUrl : baseUrl(i);
+      const t0 = performance.now();
       try {
         const res = await request(`${base}${r.path}`, {
           method: r.method,
@@ -48,6 +58,7 @@ export async function runLoad(
           bodyTimeout: 15_000,
         });
         const text = await res.body.text();
+        latenciesMs.push(performance.now() - t0);
         byStatus.set(res.statusCode, (byStatus.get(res.statusCode) ?? 0) + 1);
         if (res.statusCode >= 300) failures.push({ status: res.statusCode, body: text.slice(0, 300), at: Date.now() - began, i });
       } catch (err) {
@@ -57,7 +68,8 @@ export async function runLoad(
   };
   await Promise.all(Array.from({ length: opts.workers }, worker));
   await agent.close();
-  return { sent, byStatus, errors, failed: failures.length + errors.length, failures };
+  latenciesMs.sort((a, b) => a - b);
+  return { sent, byStatus, errors, failed: failures.length + errors.length, failures, latenciesMs };
 }
 
 /** GETs and chart-data POSTs, alternating: the read traffic a dashboard makes. */

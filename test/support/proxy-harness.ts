@@ -37,12 +37,13 @@ export async function startProxy(
     headersTimeoutMs: 2000,
     bodyTimeoutMs: 2000,
     retryAfterS: 5,
+    hedge: { routes: [], delayMs: 1000 },
     ...over.proxy,
   });
   const metrics = new Metrics({ processMetrics: false });
   metrics.observeProxy(proxy);
   metrics.observeRoutingTable(table);
-  const server = new ProxyServer(proxy, table, { host: '127.0.0.1', port: 0, clientKeepAliveMs: 5000 });
+  const server = new ProxyServer(proxy, table, { host: '127.0.0.1', port: 0, clientKeepAliveMs: 5000, maxHeaderBytes: 64 * 1024 });
   await server.start();
   const setUpstreams = (list: readonly FakeUpstream[]) =>
     table.update({

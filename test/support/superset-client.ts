@@ -25,7 +25,7 @@ export class Jar {
 export async function call(
   base: string,
   path: string,
-  init: { method?: string; body?: string; headers?: Record<string, string>; jar?: Jar; form?: Record<string, string> } = {},
+  init: { method?: string; body?: string; headers?: Record<string, string>; jar?: Jar; form?: Record<string, string>; timeoutMs?: number } = {},
 ): Promise<Seen> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.jar) headers.cookie = init.jar.header();
@@ -34,7 +34,7 @@ export async function call(
     body = new URLSearchParams(init.form).toString();
     headers['content-type'] = 'application/x-www-form-urlencoded';
   } else if (body !== undefined) headers['content-type'] ??= 'application/json';
-  const res = await request(`${base}${path}`, { method: (init.method ?? 'GET') as 'GET', headers, body, headersTimeout: 30_000, bodyTimeout: 30_000 });
+  const res = await request(`${base}${path}`, { method: (init.method ?? 'GET') as 'GET', headers, body, headersTimeout: init.timeoutMs ?? 30_000, bodyTimeout: init.timeoutMs ?? 30_000 });
   const text = await res.body.text();
   init.jar?.take(res.headers['set-cookie']);
   return { status: res.statusCode, headers: res.headers, text };

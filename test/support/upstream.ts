@@ -40,7 +40,8 @@ export class FakeUpstream {
 
   constructor(id: string, opts: { keepAliveTimeoutMs?: number } = {}) {
     this.id = id;
-    this.#server = createServer((req, res) => this.#handle(req, res));
+    // Like gunicorn under Superset (--limit-request-line 0): long request lines are fine.
+    this.#server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => this.#handle(req, res));
     if (opts.keepAliveTimeoutMs !== undefined) this.#server.keepAliveTimeout = opts.keepAliveTimeoutMs;
     this.#server.on('connection', (s) => {
       this.#sockets.add(s);
@@ -81,6 +82,17 @@ export class FakeUpstream {
     this.#server.close();
     for (const s of this.#sockets) s.destroy();
     await new Promise((r) => setImmediate(r));
+  }
+
+  /** Answers every request held in 'hang' mode, as a replica that resumes after SIGCONT would. */
+  release(): void {
+    const held = this.#held.splice(0);
+    for (const res of held) {
+      if (res.destroyed) continue;
+      const body = JSON.stringify({ upstream: this.id, released: true });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-upstream': this.id });
+      res.end(body);
+    }
   }
 
   async close(): Promise<void> {

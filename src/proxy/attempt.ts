@@ -1,0 +1,77 @@
+import type { ServerResponse } from 'node:http';
+import type { InFlight, RescueReason, Upstream } from '../routing/upstreams.ts';
+import { forward, type AttemptOutcome, type ForwardRequest } from './forward.ts';
+
+/** What an attempt asks of the request it belongs to. */
+export interface AttemptOwner {
+  /** May this attempt be taken off its replica for `reason`? Takes a retry-budget token when it may. */
+  mayRescue(a: Attempt, reason: RescueReason): boolean;
+  retryStatus(a: Attempt, status: number): boolean;
+  commit(a: Attempt): boolean;
+  responseStarted(a: Attempt): void;
+}
+
+/**
+ * One try of a client request on one replica. While in flight it is listed on its upstream, so the routing
+ * table can move it elsewhere when the replica fails (rescue) — the request decides whether that is safe.
+ */
+export class Attempt implements InFlight {
+  readonly up: Upstream;
+  /** 0 for the first attempt of a request. */
+  readonly index: number;
+  readonly hedge: boolean;
+  readonly startedAt = performance.now();
+  /** Resolves to this attempt once it has ended; `result` then holds how. */
+  readonly settled: Promise<this>;
+  result: AttemptOutcome | undefined;
+  /** Set when the attempt was aborted so the request could move to another replica. */
+  rescued: RescueReason | undefined;
+  /** A retryable status was discarded and its retry already holds a budget token. */
+  paid = false;
+  #abort: ((err: Error) => void) | undefined;
+  #cancelled: Error | undefined;
+  readonly #owner: AttemptOwner;
+
+  constructor(up: Upstream, index: number, hedge: boolean, req: ForwardRequest, res: ServerResponse, owner: AttemptOwner) {
+    this.up = up;
+    this.index = index;
+    this.hedge = hedge;
+    this.#owner = owner;
+    up.outstanding++;
+    up.inflight.add(this);
+    this.settled = forward(up, req, res, {
+      started: (abort) => {
+        if (this.#cancelled) abort(this.#cancelled);
+        else this.#abort = abort;
+      },
+      responseStarted: () => owner.responseStarted(this),
+      retryStatus: (status) => owner.retryStatus(this, status),
+      commit: () => owner.commit(this),
+    }).then((result) => {
+      this.#abort = undefined;
+      up.outstanding--;
+      up.inflight.delete(this);
+      this.result = result;
+      return this;
+    });
+  }
+
+  rescue(reason: RescueReason): boolean {
+    // Not yet started means queued in the failed replica's pool, where undici offers no way to take it back.
+    if (this.#abort === undefined || this.#cancelled !== undefined || !this.#owner.mayRescue(this, reason)) return false;
+    this.rescued = reason;
+    this.cancel(Object.assign(new Error(`replica ${this.up.id} failed (${reason}); moving the request`), { code: 'SHA_PROXY_RESCUED' }));
+    return true;
+  }
+
+  /** Ends the attempt (client gone, another attempt answered, rescue). Before it starts, it ends as it starts. */
+  cancel(err: Error): void {
+    if (this.#cancelled !== undefined) return;
+    this.#cancelled = err;
+    this.#abort?.(err);
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled !== undefined;
+  }
+}
