@@ -88,6 +88,8 @@ export class App {
         maxEjectedPercent: p.outlier.maxEjectedPercent,
         balance: {
           zone: config.replica.zone,
+          slowStartMs: p.slowStartMs,
+          localYieldFactor: p.localYieldFactor,
           ...(p.preferLocal && config.roles.registrar ? { localId: config.replica.id } : {}),
         },
       });

@@ -91,6 +91,17 @@ export const schema = z.strictObject({
       port: int(0, 65535).default(8080),
       /** Send to this sidecar's own replica while it is live; other replicas only on failure. */
       preferLocal: bool().default(true),
+      /**
+       * The local preference yields while the local replica answers this many times slower than the other
+       * replicas (or than its own usual), so a degraded pod does not degrade every user it fronts. 0: never.
+       */
+      localYieldFactor: num(0, 1000).default(3),
+      /**
+       * A replica that joins an established set, or comes back (ejection over, found healthy again), gets a
+       * share of traffic that ramps from 10 % to its weight over this long: a Superset replica that just
+       * booted has cold caches (HAProxy's slowstart, Envoy's slow start mode). 0: off.
+       */
+      slowStartMs: int(0, 3_600_000).default(10_000),
       connectionsPerReplica: int(1, 10_000).default(256),
       connectTimeoutMs: int(50, 60_000).default(1_000),
       // Superset queries can legitimately take long; a hung replica is also caught by health checks.

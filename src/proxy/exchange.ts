@@ -142,7 +142,9 @@ export class Exchange implements AttemptOwner {
   }
 
   responseStarted(a: Attempt): void {
-    if (!this.#hedgeDone || a.hedge) this.#core.latency.record(performance.now() - a.startedAt);
+    const ms = performance.now() - a.startedAt;
+    a.up.latency.observe(ms, Date.now());
+    if (!this.#hedgeDone || a.hedge) this.#core.latency.record(ms);
   }
 
   // ----

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Pool } from 'undici';
 import type { MembershipSnapshot } from '../zookeeper/membership.ts';
 import type { ReplicaPayload } from '../zookeeper/payload.ts';
-import { pick, type PickOptions } from './balancer.ts';
+import { pick, type LatencyStats, type PickOptions } from './balancer.ts';
 import { OutlierState, type OutlierOptions } from './outlier.ts';
 
 /**
@@ -29,7 +29,28 @@ export interface Upstream {
   outstanding: number;
   /** Its registrar announced a drain: no new requests, but those in flight finish there. */
   draining: boolean;
+  /** In flight from this sidecar, oldest first (a Set keeps insertion order). */
   readonly inflight: Set<InFlight>;
+  /** Epoch ms it (re)joined, for slow start; 0: part of the set from the start, no ramp. */
+  since: number;
+  readonly latency: UpstreamLatency;
+}
+
+/** Response-start latency of one upstream as this sidecar sees it: a fast and a slow EWMA. */
+export class UpstreamLatency implements LatencyStats {
+  fastMs = 0;
+  slowMs = 0;
+  at = 0;
+  observe(ms: number, now: number): void {
+    if (this.at === 0) {
+      this.fastMs = ms;
+      this.slowMs = ms;
+    } else {
+      this.fastMs += 0.3 * (ms - this.fastMs);
+      this.slowMs += 0.02 * (ms - this.slowMs);
+    }
+    this.at = now;
+  }
 }
 
 export interface UpstreamPoolOptions {
@@ -67,6 +88,8 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
   #closed = false;
   /** Replicas this sidecar's own health checks say are down (its local replica), whatever ZooKeeper says. */
   readonly #down = new Set<string>();
+  /** Epoch ms since when the table has held replicas: those joining an established fleet ramp up (slow start). */
+  #populatedSince = 0;
 
   constructor(opts: RoutingTableOptions) {
     super();
@@ -87,6 +110,8 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
 
   update(snapshot: MembershipSnapshot): void {
     if (this.#closed) return;
+    const now = Date.now();
+    const established = this.#populatedSince > 0 && now - this.#populatedSince >= (this.#opts.balance.slowStartMs ?? 0);
     const byId = new Map(this.#upstreams.map((u) => [u.id, u]));
     const next: Upstream[] = [];
     const replaced: Upstream[] = [];
@@ -101,11 +126,13 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
         next.push(existing);
       } else {
         if (existing) replaced.push(existing);
-        next.push(this.#create(r));
+        next.push(this.#create(r, established ? now : 0));
       }
     }
     this.#upstreams = next;
     this.#stale = snapshot.stale;
+    if (next.length === 0) this.#populatedSince = 0;
+    else if (this.#populatedSince === 0) this.#populatedSince = now;
     // Replicas that left. A drained one finishes what it has; a failed one gives up what may move (only after
     // the table no longer offers it, so the rescued requests go elsewhere).
     for (const gone of byId.values()) {
@@ -125,6 +152,8 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     if (down === this.#down.has(id)) return;
     if (!down) {
       this.#down.delete(id);
+      const back = this.#upstreams.find((x) => x.id === id);
+      if (back) back.since = Date.now(); // back with cold caches: ramp up
       return;
     }
     this.#down.add(id);
@@ -141,16 +170,16 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     const all = this.#upstreams;
     const usable = (u: Upstream) => !u.draining && !u.outlier.isEjected(now) && !this.#down.has(u.id);
     // Hot path, no allocation: nothing excluded, ejected, down or draining.
-    if (exclude === undefined && all.every(usable)) return pick(all, this.#opts.balance);
+    if (exclude === undefined && all.every(usable)) return pick(all, this.#opts.balance, now);
     const candidates = exclude === undefined ? all : all.filter((u) => !exclude.has(u.id));
     const open = candidates.filter(usable);
-    if (open.length > 0) return pick(open, this.#opts.balance);
+    if (open.length > 0) return pick(open, this.#opts.balance, now);
     if (candidates.length === 0) return undefined;
     // A draining replica still answers: better than panic routing to an ejected or down one.
     const draining = candidates.filter((u) => u.draining && !this.#down.has(u.id) && !u.outlier.isEjected(now));
-    if (draining.length > 0) return pick(draining, this.#opts.balance);
+    if (draining.length > 0) return pick(draining, this.#opts.balance, now);
     this.emit('panic', { candidates: candidates.length });
-    return pick(candidates, this.#opts.balance);
+    return pick(candidates, this.#opts.balance, now);
   }
 
   /** Whether some replica outside `exclude` could take a request (for retries and rescues). */
@@ -167,7 +196,9 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     if (!u.outlier.recordFailure(now)) return;
     const ejected = this.#upstreams.filter((x) => x.outlier.isEjected(now)).length;
     if (ejected + 1 > Math.floor((this.#opts.maxEjectedPercent / 100) * this.#upstreams.length)) return;
-    this.emit('ejected', { id: u.id, ms: u.outlier.eject(now) });
+    const ms = u.outlier.eject(now);
+    u.since = now + ms; // when the ejection ends, its share ramps up again
+    this.emit('ejected', { id: u.id, ms });
     this.#rescueAll(u, 'ejected');
   }
 
@@ -189,10 +220,12 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     this.emit('rescue', { id: u.id, reason, moved, stayed });
   }
 
-  #create(r: ReplicaPayload): Upstream {
+  #create(r: ReplicaPayload, since: number): Upstream {
     const origin = new URL(r.url).origin;
     const p = this.#opts.pool;
     return {
+      since,
+      latency: new UpstreamLatency(),
       id: r.id,
       zone: r.zone,
       weight: r.weight,

@@ -39,10 +39,11 @@ describe('ZooKeeper unreachable at start', () => {
       zookeeper: { connect: `127.0.0.1:${zkPort}`, sessionTimeoutMs: 4000, connectTimeoutMs: 500, retryBaseMs: 50, retryMaxMs: 200 },
       replica: { id: 'r-unreachable', url: `http://127.0.0.1:${await freePort()}` },
       admin: { port: 0 },
-      shutdown: { drainTimeoutMs: 500 },
+      // No drain delay: nothing routes here, and the default 5 s would eat most of the test's time.
+      shutdown: { drainDelayMs: 0, drainTimeoutMs: 500 },
     });
     try {
-      await p.waitForLog((l) => l.code === ErrorCode.ZK_CONNECT_TIMEOUT && l.attempt === 2, 10_000);
+      await p.waitForLog((l) => l.code === ErrorCode.ZK_CONNECT_TIMEOUT && l.attempt === 2, 20_000);
       const admin = await p.adminUrl();
       const res = await fetch(`${admin}/metrics`);
       expect(await res.text()).toMatch(/superset_ha_zk_connect_timeouts_total [1-9]/);
@@ -51,5 +52,6 @@ describe('ZooKeeper unreachable at start', () => {
     } finally {
       await p.stop();
     }
-  });
+    // Above the log wait: starting a Node process on a busy 2-core machine can take seconds.
+  }, 30_000);
 });
