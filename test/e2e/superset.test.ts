@@ -111,6 +111,16 @@ describe('superset-ha in front of real Apache Superset', () => {
     expect(sample(m, 'superset_ha_replicas_live')).toBe(1);
   });
 
+  it('a 32 KiB URL (long explore and dashboard permalinks) goes through a sidecar to Superset', async () => {
+    const pad = 'x'.repeat(32 * 1024);
+    const health = await call(sidecars[0]!.proxy, `/health?pad=${pad}`);
+    expect(health.status).toBe(200);
+    expect(health.text).toBe('OK');
+    const api = await call(sidecars[1]!.proxy, `/api/v1/dashboard/?pad=${pad}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(api.status).toBe(200);
+    expect(JSON.parse(api.text)).toHaveProperty('result');
+  });
+
   it('the demo runs its sidecars with the health settings these tests use', () => {
     const demo = readFileSync(join(import.meta.dirname, '..', '..', 'scripts', 'demo.sh'), 'utf8');
     const h = DEMO_HEALTH;

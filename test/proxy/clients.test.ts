@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { metricValue, startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
-import { FakeUpstream } from '../support/upstream.ts';
+import { metricValue, proxyWithUpstreams, type startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
+import type { FakeUpstream } from '../support/upstream.ts';
 
 // What real clients do: browsers abandon requests when users navigate away, permalinks make long URLs, and
 // slow replicas are worth hedging around for reads. None of it may be held against a healthy replica.
@@ -12,15 +12,8 @@ describe('clients as they are', () => {
     while (cleanups.length) await cleanups.pop()!();
   });
 
-  async function setup(n: number, over: Parameters<typeof startProxy>[1] = {}): Promise<{ ups: FakeUpstream[]; p: ProxyUnderTest }> {
-    const ups = await Promise.all(Array.from({ length: n }, (_, i) => new FakeUpstream(`u${i}`).start()));
-    cleanups.push(async () => {
-      for (const u of ups) await u.close();
-    });
-    const p = await startProxy(ups, { ...over, table: { balance: { localId: 'u0' }, ...over.table } });
-    cleanups.push(() => p.close());
-    return { ups, p };
-  }
+  const setup = (n: number, over: Parameters<typeof startProxy>[1] = {}): Promise<{ ups: FakeUpstream[]; p: ProxyUnderTest }> =>
+    proxyWithUpstreams(Array.from({ length: n }, (_, i) => `u${i}`), { ...over, table: { balance: { localId: 'u0' }, ...over.table } }, cleanups);
 
   it('requests the client abandons never count against the replica (no ejection, no upstream error)', async () => {
     const { ups, p } = await setup(2);

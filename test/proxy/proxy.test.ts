@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../support/upstream.ts';
-import { metricValue, startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
+import { metricValue, proxyWithUpstreams, startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
 
 async function get(url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) {
   const res = await request(url, { method: (init.method ?? 'GET') as 'GET', body: init.body, headers: init.headers });
@@ -26,15 +26,8 @@ describe('proxy', () => {
     while (cleanups.length) await cleanups.pop()!();
   });
 
-  async function setup(n: number, over: Parameters<typeof startProxy>[1] = {}): Promise<{ ups: FakeUpstream[]; p: ProxyUnderTest }> {
-    const ups = await Promise.all(Array.from({ length: n }, (_, i) => new FakeUpstream(`u${i}`).start()));
-    cleanups.push(async () => {
-      for (const u of ups) await u.close();
-    });
-    const p = await startProxy(ups, over);
-    cleanups.push(() => p.close());
-    return { ups, p };
-  }
+  const setup = (n: number, over: Parameters<typeof startProxy>[1] = {}): Promise<{ ups: FakeUpstream[]; p: ProxyUnderTest }> =>
+    proxyWithUpstreams(Array.from({ length: n }, (_, i) => `u${i}`), over, cleanups);
 
   it('forwards method, path, query and body; keeps cookies and redirects; strips hop-by-hop; adds X-Forwarded-*', async () => {
     const { ups, p } = await setup(1);

@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { metricValue, startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
-import { FakeUpstream } from '../support/upstream.ts';
+import { metricValue, proxyWithUpstreams, type startProxy, type ProxyUnderTest } from '../support/proxy-harness.ts';
+import type { FakeUpstream } from '../support/upstream.ts';
 
 // DESIGN.md invariant 8, at the proxy's production default timeouts (60 s headers and body): a request in
 // flight on a replica that fails moves at once when it may; an unsafe one never moves; a draining replica
@@ -56,17 +56,11 @@ describe('rescue of requests in flight (production timeouts)', () => {
     while (cleanups.length) await cleanups.pop()!();
   });
 
-  async function setup(): Promise<{ hung: FakeUpstream; good: FakeUpstream; p: ProxyUnderTest }> {
-    const hung = await new FakeUpstream('hung').start();
-    const good = await new FakeUpstream('good').start();
-    cleanups.push(async () => {
-      await hung.close();
-      await good.close();
-    });
-    hung.mode = 'hang';
+  async function setup(over: Parameters<typeof startProxy>[1] = {}): Promise<{ hung: FakeUpstream; good: FakeUpstream; p: ProxyUnderTest }> {
     // The hung replica is this sidecar's local one, so every request goes there first.
-    const p = await startProxy([hung, good], { proxy: PRODUCTION, table: { balance: { localId: 'hung' } } });
-    cleanups.push(() => p.close());
+    const { ups, p } = await proxyWithUpstreams(['hung', 'good'], { proxy: PRODUCTION, table: { balance: { localId: 'hung' } }, ...over }, cleanups);
+    const [hung, good] = ups as [FakeUpstream, FakeUpstream];
+    hung.mode = 'hang';
     return { hung, good, p };
   }
 
@@ -117,15 +111,9 @@ describe('rescue of requests in flight (production timeouts)', () => {
   });
 
   it('a draining replica finishes what it has: nothing is rescued, new requests go elsewhere', async () => {
-    const slow = await new FakeUpstream('slow').start();
-    const other = await new FakeUpstream('other').start();
-    cleanups.push(async () => {
-      await slow.close();
-      await other.close();
-    });
+    const { ups, p } = await proxyWithUpstreams(['slow', 'other'], { proxy: PRODUCTION, table: { balance: { localId: 'slow' } } }, cleanups);
+    const [slow, other] = ups as [FakeUpstream, FakeUpstream];
     slow.delayMs = 800;
-    const p = await startProxy([slow, other], { proxy: PRODUCTION, table: { balance: { localId: 'slow' } } });
-    cleanups.push(() => p.close());
     const pending = [send(p.url, 'GET', '/api/v1/dashboard/1'), send(p.url, 'POST', '/api/v1/chart/data', '{}')];
     await until(() => slow.received.length === 2, 'two requests on the slow replica');
     // What the registrar does on drain: mark the payload, then delete the node.
@@ -138,19 +126,7 @@ describe('rescue of requests in flight (production timeouts)', () => {
   });
 
   it('a rescue takes a retry-budget token; with none left the request stays where it is', async () => {
-    const hung = await new FakeUpstream('hung').start();
-    const good = await new FakeUpstream('good').start();
-    cleanups.push(async () => {
-      await hung.close();
-      await good.close();
-    });
-    hung.mode = 'hang';
-    const p = await startProxy([hung, good], {
-      proxy: PRODUCTION,
-      table: { balance: { localId: 'hung' } },
-      budget: { ratio: 0, minPerSec: 0, windowMs: 10_000 },
-    });
-    cleanups.push(() => p.close());
+    const { hung, p } = await setup({ budget: { ratio: 0, minPerSec: 0, windowMs: 10_000 } });
     const get = send(p.url, 'GET', '/api/v1/dashboard/1');
     await until(() => hung.received.length === 1, 'the request on the hung replica');
     p.table.setDown('hung', true);

@@ -3,7 +3,7 @@ import { ProxyServer } from '../../src/proxy/server.ts';
 import { RetryBudget } from '../../src/routing/retry-budget.ts';
 import { RoutingTable, type RoutingTableOptions } from '../../src/routing/upstreams.ts';
 import { Metrics } from '../../src/metrics.ts';
-import type { FakeUpstream } from './upstream.ts';
+import { FakeUpstream } from './upstream.ts';
 
 export interface ProxyUnderTest {
   readonly url: string;
@@ -64,6 +64,21 @@ export async function startProxy(
       await table.close();
     },
   };
+}
+
+/** Fake upstreams named `ids`, started, and the proxy in front of them; `cleanups` gets what stops them all. */
+export async function proxyWithUpstreams(
+  ids: readonly string[],
+  over: Parameters<typeof startProxy>[1],
+  cleanups: (() => Promise<void>)[],
+): Promise<{ ups: FakeUpstream[]; p: ProxyUnderTest }> {
+  const ups = await Promise.all(ids.map((id) => new FakeUpstream(id).start()));
+  cleanups.push(async () => {
+    for (const u of ups) await u.close();
+  });
+  const p = await startProxy(ups, over);
+  cleanups.push(() => p.close());
+  return { ups, p };
 }
 
 export async function metricValue(m: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
