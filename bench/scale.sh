@@ -23,7 +23,8 @@ log() { printf '[scale.sh] %s\n' "$*" >&2; }
 [[ -x "$NODE" ]] || { log "no $NODE: run scripts/ensure-npm.sh first"; exit 1; }
 ZK="$REPO/scripts/zk.sh"
 STARTED=""
-if ! "$ZK" status 2>/dev/null | grep -q 'pid=[0-9]'; then STARTED=1; fi
+st=$("$ZK" status 2>/dev/null || true) # not piped into grep -q: with pipefail, an early exit reads as failure
+if ! grep -q 'pid=[0-9]' <<<"$st"; then STARTED=1; fi
 cleanup() { if [[ -n "$STARTED" ]]; then "$ZK" stop >/dev/null 2>&1 || true; fi; }
 trap cleanup EXIT
 "$ZK" start >&2
