@@ -85,6 +85,7 @@ interface Counts {
 }
 const reads: Counts = { getData: 0, getChildren: 0, exists: 0 };
 const totalReads = () => reads.getData + reads.getChildren + reads.exists;
+let readErrors = 0; // failed membership reads (retried by Membership); overload shows up here
 
 type Pred = (s: MembershipSnapshot) => boolean;
 class Router {
@@ -101,6 +102,7 @@ class Router {
       };
     }
     this.membership = new Membership(this.session, { dir, retry: RETRY, settleMs: 11_000 });
+    this.membership.on('error', () => readErrors++);
     this.membership.on('snapshot', (snap) => {
       const now = this.#waiters;
       this.#waiters = now.filter((w) => {
@@ -365,6 +367,7 @@ async function main(): Promise<void> {
   rows.push(['RSS peak per rolling round', roundRss.map(mib).join(', '), '< 80 MiB, flat']);
   rows.push([`RSS after ${IDLE_S} s idle (peak while idle)`, `${mib(rssIdleEnd)} (${mib(sidecar.peak)})`, '< 80 MiB']);
   rows.push(['log volume of that sidecar over the run', `${(sidecar.logBytes / 1024).toFixed(0)} KiB`, 'one short line per change']);
+  rows.push(['failed membership reads at the routers (retried), whole run', String(readErrors), '0']);
   rows.push(['watches on the ensemble at the end (mntr zk_watch_count, summed)', String(watches), '—']);
 
   sidecar.close();
