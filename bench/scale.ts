@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -30,6 +30,10 @@ const IDLE_S = env('SCALE_IDLE_S', 30);
 const SIDECAR_PORT = env('SCALE_SIDECAR_PORT', 12060);
 const WAIT_MS = env('SCALE_WAIT_MS', 30_000);
 const LABEL = process.env.SCALE_LABEL ?? 'this tree';
+// bin: node bin/superset-ha.js (TypeScript by type stripping, as `npx superset-ha`). image: the compiled
+// dist/main.js with the Dockerfile's ENTRYPOINT flags, as in Kubernetes (scale.sh compiles it first).
+const SIDECAR = process.env.SCALE_SIDECAR ?? 'bin';
+const IMAGE_DIST = process.env.SCALE_IMAGE_DIST ?? '';
 
 const connect = process.argv[2];
 if (connect === undefined || connect === '') {
@@ -63,7 +67,7 @@ class Registrant {
   }
   /** Opens a new session and creates the znode; resolves with the time the create call was made. */
   async up(version: string): Promise<number> {
-    const s = newSession(5_000);
+    const s = newSession(60_000); // lightweight: no liveness probe to speak of
     this.session = s;
     s.start();
     await connected(s);
@@ -165,6 +169,15 @@ async function watchCount(): Promise<number> {
 }
 
 // ---- the router-only sidecar process --------------------------------------------------------------
+function sidecarCommand(): string[] {
+  if (SIDECAR === 'bin') return [join(import.meta.dirname, '..', 'bin', 'superset-ha.js')];
+  if (SIDECAR !== 'image' || IMAGE_DIST === '') throw new Error('SCALE_SIDECAR is bin or image (image needs SCALE_IMAGE_DIST)');
+  const dockerfile = readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8');
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
+  const argv = entry ? (JSON.parse(entry[1]!) as string[]) : ['node', 'dist/main.js'];
+  return argv.slice(1).map((a) => (a === 'dist/main.js' ? join(IMAGE_DIST, 'main.js') : a));
+}
+
 class Sidecar {
   readonly child: ChildProcess;
   logBytes = 0;
@@ -187,9 +200,8 @@ class Sidecar {
         log: { level: 'info' },
       }),
     );
-    const bin = join(import.meta.dirname, '..', 'bin', 'superset-ha.js');
     const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHA_')));
-    this.child = spawn(process.execPath, [bin, 'run', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv });
+    this.child = spawn(process.execPath, [...sidecarCommand(), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.logBytes += line.length + 1;
       if (!line.includes('"membership"')) return;
@@ -320,6 +332,7 @@ async function main(): Promise<void> {
     const r0 = totalReads();
     const p0 = await packetsReceived();
     const version = `v${round}`;
+    const cpu0 = process.cpuUsage();
     const started = performance.now();
     const each: Promise<number>[] = [];
     for (let i = 0; i < regs.length; i++) {
@@ -341,6 +354,8 @@ async function main(): Promise<void> {
     await Promise.all(routers.map((r) => r.membership.idle()));
     const n = totalReads() - r0;
     const packets = (await packetsReceived()) - p0;
+    const cpu = process.cpuUsage(cpu0);
+    const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - started);
     roundRss.push(sidecar.peak);
     rows.push([
       `rolling round ${round}: restart → all routers hold it`,
@@ -349,7 +364,7 @@ async function main(): Promise<void> {
     ]);
     rows.push([
       `rolling round ${round}: reads (all routers) / per change (${2 * REPLICAS} changes)`,
-      `${n} / ${(n / (2 * REPLICAS)).toFixed(0)}; mntr packets ${packets}`,
+      `${n} / ${(n / (2 * REPLICAS)).toFixed(0)}; mntr packets ${packets}; bench process CPU ${(100 * busy).toFixed(0)}% of a core`,
       `≈ ${ROUTERS} per change`,
     ]);
   }
@@ -377,7 +392,7 @@ async function main(): Promise<void> {
   const out = [
     `## bench/scale.sh — ${LABEL}`,
     '',
-    `${REPLICAS} replicas, ${ROUTERS} routers, ${CHANGES} single changes, ${ROUNDS} rolling round(s) at ${RATE}/s, ${new Date().toISOString()}`,
+    `${REPLICAS} replicas, ${ROUTERS} routers, ${CHANGES} single changes, ${ROUNDS} rolling round(s) at ${RATE}/s; sidecar: ${SIDECAR === 'bin' ? 'bin/superset-ha.js' : 'image (dist/main.js + the Dockerfile ENTRYPOINT flags)'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${cpus().length} cores); ${new Date().toISOString()}`,
     '',
     '| measure | measured | target |',
     '|---|---|---|',

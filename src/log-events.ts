@@ -103,7 +103,8 @@ function everyMs(windowMs: number): () => number {
 }
 
 export function logRoutingTable(t: RoutingTable, log: Logger): void {
-  t.on('changed', ({ ids, stale }) => log.info({ event: 'routing_table', replicas: ids, stale }, 'routing table updated'));
+  // The size only: the membership line already says who joined or left (the whole list was ~3 KB per change at 200).
+  t.on('changed', ({ ids, stale }) => log.info({ event: 'routing_table', size: ids.length, stale }, 'routing table updated'));
   t.on('rescue', ({ id, reason, moved, stayed }) =>
     log.warn({ code: ErrorCode.PROXY_RESCUED, replica: id, reason, moved, stayed }, `replica ${id} failed (${reason}): moved ${moved} requests in flight to other replicas; ${stayed} stay (not safe to move)`),
   );

@@ -202,15 +202,28 @@ export class Membership extends EventEmitter<MembershipEvents> {
   }
 }
 
+/** Both lists are sorted by id (ChildrenCache keeps them so): one merge walk, no maps. */
 function diff(prev: readonly ReplicaPayload[], next: readonly ReplicaPayload[]): { joined: string[]; left: string[]; updated: string[] } {
-  const before = new Map(prev.map((r) => [r.id, r]));
   const joined: string[] = [];
+  const left: string[] = [];
   const updated: string[] = [];
-  for (const r of next) {
-    const was = before.get(r.id);
-    if (was === undefined) joined.push(r.id);
-    else if (was !== r && JSON.stringify(was) !== JSON.stringify(r)) updated.push(r.id);
-    before.delete(r.id);
+  let i = 0;
+  let j = 0;
+  while (i < prev.length || j < next.length) {
+    const a = prev[i];
+    const b = next[j];
+    const order = a === undefined ? 1 : b === undefined ? -1 : a.id.localeCompare(b.id);
+    if (order < 0) {
+      left.push(a!.id);
+      i++;
+    } else if (order > 0) {
+      joined.push(b!.id);
+      j++;
+    } else {
+      if (a !== b && JSON.stringify(a) !== JSON.stringify(b)) updated.push(b!.id);
+      i++;
+      j++;
+    }
   }
-  return { joined, left: [...before.keys()], updated };
+  return { joined, left, updated };
 }
