@@ -6,7 +6,7 @@
 // Measures cold start, single changes, rolling restarts, ZooKeeper reads per change (counted at the
 // routers and, as a cross-check, from the servers' `mntr` packet counters) and prints a markdown report.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,7 +215,10 @@ class Sidecar {
       }
     });
     this.#sampler = setInterval(() => (this.peak = Math.max(this.peak, this.rss())), 200);
-    process.once('exit', () => this.child.kill('SIGKILL')); // never outlive the bench
+    process.once('exit', () => {
+      this.child.kill('SIGKILL'); // never outlive the bench
+      rmSync(tmp, { recursive: true, force: true });
+    });
   }
   rss(): number {
     try {
