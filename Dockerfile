@@ -21,5 +21,6 @@ USER node
 EXPOSE 8080 9090
 # SIGTERM drains: deregister, keep serving for shutdown.drainDelayMs, then finish in-flight requests.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "dist/main.js"]
+# Heap sized for a sidecar from bench/scale.sh peaks (bin/superset-ha.js explains the flags).
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=96", "dist/main.js"]
 CMD ["run", "--config", "/etc/superset-ha/config.yaml"]

@@ -5,4 +5,15 @@ if (major < 24) {
   process.stderr.write(`superset-ha needs Node >= 24 (this is ${process.version}); run it through npm or the image\n`);
   process.exit(1);
 }
+
+// Heap sized for a sidecar (the Dockerfile's ENTRYPOINT passes the same flags). V8's defaults suit a big
+// server: young generation up to 2 × 16 MiB, old generation up to ~2 GB, so RSS grew to ~290 MiB under
+// churn although live data stayed under 40 MiB. Measured with bench/scale.sh (bench/README.md). Unless
+// the caller chose heap flags itself (command line or NODE_OPTIONS), the process replaces itself (same pid)
+// with one that has them.
+const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96'];
+const chosen = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--max-(semi|old)-space-size/.test(a));
+if (!chosen && typeof process.execve === 'function' && process.env.SUPERSET_HA_HEAP_FLAGS !== 'off') {
+  process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, process.argv[1], ...process.argv.slice(2)], process.env);
+}
 await import('../src/main.ts');

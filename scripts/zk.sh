@@ -143,6 +143,9 @@ clientPort=$(client_port "$n")
 clientPortAddress=127.0.0.1
 4lw.commands.whitelist=*
 admin.enableServer=false
+# every client is 127.0.0.1: the default limit of 60 connections per address would cap the test fleet
+# (bench/scale.sh holds about 250 sessions)
+maxClientCnxns=0
 # test ensemble: small preallocated logs, no fsync, keep few snapshots
 preAllocSize=4096
 forceSync=no

@@ -78,7 +78,7 @@ export class App {
     }
 
     if (config.roles.router) {
-      this.membership = new Membership(this.session, { dir: `${zk.root}/replicas`, retry, settleMs: zk.settleMs ?? zk.sessionTimeoutMs + zk.registerJitterMs });
+      this.membership = new Membership(this.session, { dir: `${zk.root}/replicas`, retry, settleMs: zk.settleMs ?? zk.sessionTimeoutMs + zk.registerJitterMs, rereadJitterMs: zk.rereadJitterMs });
       metrics.observeMembership(this.membership);
       logMembership(this.membership, log.child({ component: 'membership' }));
       const p = config.proxy;

@@ -50,6 +50,8 @@ export const schema = z.strictObject({
     settleMs: int(0, 600_000).optional(),
     retryBaseMs: int(10, 60_000).default(250),
     retryMaxMs: int(10, 600_000).default(10_000),
+    /** A router re-reads the live set after a reconnect or a new session within a random pause up to this long, so a fleet does not re-read in lockstep. */
+    rereadJitterMs: int(0, 60_000).default(500),
   }),
   replica: z.strictObject({
     id: replicaId,

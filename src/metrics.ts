@@ -32,6 +32,12 @@ export class Metrics {
     registers: [this.#r],
   });
   readonly membershipErrors = new Counter({ name: 'superset_ha_membership_errors_total', help: 'Failed reads of the live set', labelNames: ['code'], registers: [this.#r] });
+  readonly membershipReads = new Counter({
+    name: 'superset_ha_membership_reads_total',
+    help: 'ZooKeeper reads issued to keep the live set: op=children (listings) or data (payloads); a change should cost about one',
+    labelNames: ['op'],
+    registers: [this.#r],
+  });
   readonly badPayloads = new Counter({
     name: 'superset_ha_membership_bad_payloads_total',
     help: 'Replica znodes skipped because their payload did not validate (counted once per distinct problem)',
@@ -153,6 +159,10 @@ export class Metrics {
     });
     m.on('error', ({ error }) => this.membershipErrors.inc({ code: error.code }));
     m.on('badPayload', () => this.badPayloads.inc());
+    m.on('reads', (r) => {
+      if (r.children > 0) this.membershipReads.inc({ op: 'children' }, r.children);
+      if (r.data > 0) this.membershipReads.inc({ op: 'data' }, r.data);
+    });
   }
 
   observeRegistration(r: Registration): void {

@@ -13,6 +13,8 @@ export interface NodeStat {
   /** Hex session id of an ephemeral node's owner; all zeros for persistent nodes. */
   readonly ephemeralOwner: string;
   readonly dataLength: number;
+  /** Hex zxid of the transaction that created the node: a node deleted and created again gets a new one. */
+  readonly czxid: string;
 }
 
 export interface WatchEvent {
@@ -40,6 +42,7 @@ export interface ZkApi extends EventEmitter<ZkEvents> {
   remove(path: string, version?: number): Promise<void>;
   setData(path: string, data: Buffer, version?: number): Promise<NodeStat>;
   exists(path: string): Promise<NodeStat | null>;
+  /** With a watcher: a one-shot data watch (fires on the node's next data change or deletion). */
   getData(path: string, watcher?: ZkWatcher): Promise<{ data: Buffer; stat: NodeStat }>;
   getChildren(path: string, watcher?: ZkWatcher): Promise<string[]>;
   mkdirp(path: string): Promise<void>;

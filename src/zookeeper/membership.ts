@@ -3,7 +3,8 @@ import type { BackoffPolicy } from '../backoff.ts';
 import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
 import { Reconciler } from '../reconciler.ts';
 import type { SessionState, ZkApi } from './api.ts';
-import { decodePayload, type ReplicaPayload } from './payload.ts';
+import { ChildrenCache, type SyncReads } from './children-cache.ts';
+import type { ReplicaPayload } from './payload.ts';
 
 export interface MembershipSnapshot {
   /** Live replicas, sorted by id. */
@@ -19,8 +20,21 @@ export interface MembershipSnapshot {
   readonly held: readonly string[];
 }
 
+/** What one published snapshot changed, by replica id (for a short log line instead of the whole set). */
+export interface MembershipChange {
+  readonly joined: readonly string[];
+  readonly left: readonly string[];
+  /** Still present with a different payload (weight, zone, url, or registered again). */
+  readonly updated: readonly string[];
+  readonly snapshot: MembershipSnapshot;
+}
+
 export interface MembershipEvents {
   snapshot: [MembershipSnapshot];
+  /** Emitted right after every `snapshot`, with what it changed. */
+  change: [MembershipChange];
+  /** ZooKeeper reads one refresh issued (a change should cost about one). */
+  reads: [SyncReads];
   /** A replica znode whose payload does not parse; it is left out of the set. */
   badPayload: [SidecarError];
   /** Reading the set failed; the last known set stays in force and the read is retried. */
@@ -39,20 +53,29 @@ export interface MembershipOptions {
    * during the outage itself.
    */
   readonly settleMs: number;
+  /**
+   * After a reconnect or a new session the set is read again, after a random pause of up to this long, so
+   * that a fleet of routers that lost the same server does not re-read in lockstep. 0 (the default): at once.
+   */
+  readonly rereadJitterMs?: number;
+  /** Source of randomness for the jitter (tests). */
+  readonly random?: () => number;
 }
 
 /**
  * Watches replicas/ and publishes snapshots of the live set. Fail static: losing ZooKeeper never empties
  * the set; it is kept and marked stale. An empty set is believed only when read over a connected session,
- * and removals only once the settle window after an outage has passed.
+ * and removals only once the settle window after an outage has passed. Payloads are cached
+ * (children-cache.ts): a change costs about one read, not one per replica.
  */
 export class Membership extends EventEmitter<MembershipEvents> {
   readonly #zk: ZkApi;
   readonly #opts: MembershipOptions;
   readonly #reconciler: Reconciler;
+  readonly #cache: ChildrenCache;
   #snapshot: MembershipSnapshot = { replicas: [], stale: true, readAt: 0, held: [] };
-  #badSeen = new Map<string, string>(); // znode -> reason last reported, so one bad node warns once per change
   #dirReady: string | undefined;
+  #readUnder: string | undefined; // the session whose watches the cache relies on
   #started = false;
   #connectedOnce = false;
   #outage = false; // our session left `connected` after having been connected
@@ -62,6 +85,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
     super();
     this.#zk = zk;
     this.#opts = opts;
+    this.#cache = new ChildrenCache(zk, opts.dir, {
+      // Watch events of one server packet arrive back to back (a delete fires the child's data watch and the
+      // directory's children watch): one microtask later they are all in, and one refresh serves them.
+      onDirty: () => queueMicrotask(() => this.#reconciler.kick()),
+      onBadPayload: (err) => this.emit('badPayload', err),
+    });
     this.#reconciler = new Reconciler(
       () => this.#refresh(),
       opts.retry,
@@ -98,15 +127,16 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return this.#reconciler.idle();
   }
 
-  // The children and data watches are one-shot: every event re-reads and re-arms them. The data watch is how a
-  // router learns that a replica is draining (payload state) before its node goes.
-  readonly #watcher = (): void => this.#reconciler.kick();
-
   readonly #onConnected = (): void => {
+    const again = this.#connectedOnce;
     if (this.#outage) this.#settleUntil = Date.now() + this.#opts.settleMs;
     this.#outage = false;
     this.#connectedOnce = true;
-    this.#reconciler.kick();
+    // Same session: the client library re-arms our watches (SetWatches) and the server reports what we
+    // missed; list once more anyway, cheaply, to confirm the set. A new session re-reads all (#refresh).
+    this.#cache.invalidateList();
+    const jitter = this.#opts.rereadJitterMs ?? 0;
+    this.#reconciler.kick(again && jitter > 0 ? Math.max(1, Math.floor((this.#opts.random ?? Math.random)() * jitter)) : 0);
   };
 
   readonly #onSession = (): void => {
@@ -126,10 +156,12 @@ export class Membership extends EventEmitter<MembershipEvents> {
       await this.#zk.mkdirp(this.#opts.dir);
       this.#dirReady = state.sessionId;
     }
-    const names = await this.#zk.getChildren(this.#opts.dir, this.#watcher);
-    const read = await Promise.all(names.map((name) => this.#readOne(name)));
-    const replicas = read.filter((r): r is ReplicaPayload => r !== undefined).sort((a, b) => a.id.localeCompare(b.id));
-    for (const name of this.#badSeen.keys()) if (!names.includes(name)) this.#badSeen.delete(name);
+    if (this.#readUnder !== state.sessionId) {
+      this.#cache.invalidateAll(); // the data watches died with the session the cache was read under
+      this.#readUnder = state.sessionId;
+    }
+    const { replicas, reads } = await this.#cache.sync();
+    this.emit('reads', reads);
     // Believe the result only if the same session is still connected: otherwise it may be half a picture.
     const now = this.#zk.state;
     if (now.kind !== 'connected' || now.sessionId !== state.sessionId) {
@@ -152,38 +184,46 @@ export class Membership extends EventEmitter<MembershipEvents> {
     return { replicas, stale: true, readAt: now, held: kept.map((r) => r.id) };
   }
 
-  async #readOne(name: string): Promise<ReplicaPayload | undefined> {
-    let data: Buffer;
-    try {
-      ({ data } = await this.#zk.getData(`${this.#opts.dir}/${name}`, this.#watcher));
-    } catch (err) {
-      if (isSidecarError(err, ErrorCode.ZK_NO_NODE)) return undefined; // left between list and read
-      throw err;
-    }
-    try {
-      const payload = decodePayload(name, data);
-      this.#badSeen.delete(name);
-      return payload;
-    } catch (err) {
-      const error = err as SidecarError;
-      const reason = String(error.details.reason);
-      if (this.#badSeen.get(name) !== reason) {
-        this.#badSeen.set(name, reason);
-        this.emit('badPayload', error);
-      }
-      return undefined;
-    }
-  }
-
   #markStale(): void {
     if (!this.#snapshot.stale) this.#publish({ ...this.#snapshot, stale: true });
   }
 
   #publish(next: MembershipSnapshot): void {
     const prev = this.#snapshot;
+    // The cache hands out the same payload object while a znode is unchanged: identity is equality here.
+    const same = prev.replicas.length === next.replicas.length && prev.replicas.every((r, i) => r === next.replicas[i]);
+    if (same && prev.stale === next.stale && prev.held.join() === next.held.join()) {
+      this.#snapshot = { ...next, replicas: prev.replicas };
+      return;
+    }
     this.#snapshot = next;
-    if (prev.stale !== next.stale || prev.held.join() !== next.held.join() || JSON.stringify(prev.replicas) !== JSON.stringify(next.replicas)) {
-      this.emit('snapshot', next);
+    this.emit('snapshot', next);
+    this.emit('change', { ...diff(prev.replicas, next.replicas), snapshot: next });
+  }
+}
+
+/** Both lists are sorted by id (ChildrenCache keeps them so): one merge walk, no maps. */
+function diff(prev: readonly ReplicaPayload[], next: readonly ReplicaPayload[]): { joined: string[]; left: string[]; updated: string[] } {
+  const joined: string[] = [];
+  const left: string[] = [];
+  const updated: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < prev.length || j < next.length) {
+    const a = prev[i];
+    const b = next[j];
+    const order = a === undefined ? 1 : b === undefined ? -1 : a.id.localeCompare(b.id);
+    if (order < 0) {
+      left.push(a!.id);
+      i++;
+    } else if (order > 0) {
+      joined.push(b!.id);
+      j++;
+    } else {
+      if (a !== b && JSON.stringify(a) !== JSON.stringify(b)) updated.push(b!.id);
+      i++;
+      j++;
     }
   }
+  return { joined, left, updated };
 }

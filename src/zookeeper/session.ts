@@ -254,7 +254,7 @@ function libraryWatcher(watcher: ZkWatcher): (ev: zookeeper.Event) => void {
 }
 
 function toStat(s: zookeeper.Stat): NodeStat {
-  return { version: s.version, ephemeralOwner: s.ephemeralOwner.toString('hex'), dataLength: s.dataLength };
+  return { version: s.version, ephemeralOwner: s.ephemeralOwner.toString('hex'), dataLength: s.dataLength, czxid: s.czxid.toString('hex') };
 }
 
 function dropSocket(client: zookeeper.Client): void {

@@ -15,7 +15,14 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
   readonly nodes = new Map<string, Buffer>();
   readonly owners = new Map<string, string>();
   readonly created: { id: string; at: number }[] = [];
-  #watchers: ZkWatcher[] = [];
+  /** Child name → creation counter (the fake's czxid) and data version. */
+  readonly #czxid = new Map<string, number>();
+  readonly #version = new Map<string, number>();
+  #zxid = 0;
+  /** Reads served, by operation: what a change costs. */
+  readonly reads = { getChildren: 0, getData: 0 };
+  #watchers = new Set<ZkWatcher>();
+  #dataWatchers = new Map<string, Set<ZkWatcher>>();
 
   /** Connects; `session` announces a new session (renewed: the previous one expired) before `connected`, as ZkSession does. */
   connect(sessionId = 's1', session?: { renewed: boolean }): void {
@@ -31,16 +38,49 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
     this.emit('state', this.state);
   }
 
-  add(id: string, owner = 'other'): void {
+  add(id: string, owner = 'other', weight = 100): void {
     this.owners.set(id, owner);
-    this.nodes.set(id, encodePayload({ id, url: `http://127.0.0.1:1/${id}`, zone: 'default', weight: 100, version: 't', startedAt: new Date(0).toISOString() }));
+    this.#put(id, encodePayload({ id, url: `http://127.0.0.1:1/${id}`, zone: 'default', weight, version: 't', startedAt: new Date(0).toISOString() }));
     this.#fire();
   }
 
-  drop(id: string): void {
-    this.nodes.delete(id);
-    this.owners.delete(id);
+  /** Creates or replaces a node with raw bytes (a bad payload, say), as a new node. */
+  addRaw(id: string, data: Buffer, owner = 'other'): void {
+    this.owners.set(id, owner);
+    this.#put(id, data);
     this.#fire();
+  }
+
+  /** setData on an existing node: its data watchers fire. */
+  update(id: string, weight: number): void {
+    const data = encodePayload({ id, url: `http://127.0.0.1:1/${id}`, zone: 'default', weight, version: 't', startedAt: new Date(0).toISOString() });
+    this.nodes.set(id, data);
+    this.#version.set(id, (this.#version.get(id) ?? 0) + 1);
+    this.#fireData(id, 'NODE_DATA_CHANGED');
+  }
+
+  drop(id: string): void {
+    if (!this.nodes.delete(id)) return;
+    this.owners.delete(id);
+    this.#fireData(id, 'NODE_DELETED');
+    this.#fire();
+  }
+
+  #put(id: string, data: Buffer): void {
+    if (this.nodes.has(id)) {
+      this.nodes.delete(id);
+      this.#fireData(id, 'NODE_DELETED');
+    }
+    this.nodes.set(id, data);
+    this.#czxid.set(id, ++this.#zxid);
+    this.#version.set(id, 0);
+  }
+
+  #fireData(id: string, type: string): void {
+    const ws = this.#dataWatchers.get(id);
+    if (ws === undefined || this.state.kind !== 'connected') return;
+    this.#dataWatchers.delete(id);
+    for (const w of ws) w({ type, path: `${FAKE_DIR}/${id}` });
   }
 
   /** The ensemble expired `sessionId`: its ephemeral nodes go. */
@@ -49,22 +89,31 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
   }
 
   #fire(): void {
-    const ws = this.#watchers;
-    this.#watchers = [];
     // ZooKeeper only delivers watch events over a connected session.
-    if (this.state.kind === 'connected') for (const w of ws) w({ type: 'CHILDREN', path: FAKE_DIR });
-    else this.#watchers = ws;
+    if (this.state.kind !== 'connected') return;
+    const ws = this.#watchers;
+    this.#watchers = new Set();
+    for (const w of ws) w({ type: 'NODE_CHILDREN_CHANGED', path: FAKE_DIR });
+  }
+
+  /** A new session: the server forgets the old one's watches. */
+  forgetWatches(): void {
+    this.#watchers.clear();
+    this.#dataWatchers.clear();
   }
 
   getChildren(_path: string, watcher?: ZkWatcher): Promise<string[]> {
     this.#connected();
-    if (watcher) this.#watchers.push(watcher);
+    this.reads.getChildren++;
+    if (watcher) this.#watchers.add(watcher);
     return Promise.resolve([...this.nodes.keys()]);
   }
 
   #stat(id: string): NodeStat | null {
     const data = this.nodes.get(id);
-    return data === undefined ? null : { version: 0, ephemeralOwner: this.owners.get(id) ?? '0', dataLength: data.length };
+    return data === undefined
+      ? null
+      : { version: this.#version.get(id) ?? 0, ephemeralOwner: this.owners.get(id) ?? '0', dataLength: data.length, czxid: (this.#czxid.get(id) ?? 0).toString(16) };
   }
 
   #connected(): string {
@@ -74,9 +123,14 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
 
   getData(path: string, watcher?: ZkWatcher): Promise<{ data: Buffer; stat: NodeStat }> {
     const id = path.slice(FAKE_DIR.length + 1);
-    if (watcher) this.#watchers.push(watcher);
+    this.reads.getData++;
     const data = this.nodes.get(id);
     if (data === undefined) return Promise.reject(new SidecarError(ErrorCode.ZK_NO_NODE, 'no node'));
+    if (watcher) {
+      const ws = this.#dataWatchers.get(id) ?? new Set();
+      ws.add(watcher);
+      this.#dataWatchers.set(id, ws);
+    }
     return Promise.resolve({ data, stat: this.#stat(id)! });
   }
 
@@ -89,7 +143,7 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
     const owner = this.#connected();
     const id = path.slice(FAKE_DIR.length + 1);
     if (this.nodes.has(id)) return Promise.reject(new SidecarError(ErrorCode.ZK_NODE_EXISTS, 'exists'));
-    this.nodes.set(id, data);
+    this.#put(id, data);
     this.owners.set(id, owner);
     this.created.push({ id, at: Date.now() });
     this.#fire();
@@ -111,7 +165,8 @@ export class FakeZk extends EventEmitter<ZkEvents> implements ZkApi {
     const id = path.slice(FAKE_DIR.length + 1);
     if (!this.nodes.has(id)) return Promise.reject(new SidecarError(ErrorCode.ZK_NO_NODE, 'no node'));
     this.nodes.set(id, data);
-    this.#fire();
+    this.#version.set(id, (this.#version.get(id) ?? 0) + 1);
+    this.#fireData(id, 'NODE_DATA_CHANGED'); // as ZooKeeper: a data change fires data watches, not the children watch
     return Promise.resolve(this.#stat(id)!);
   }
 }
