@@ -22,5 +22,5 @@ EXPOSE 8080 9090
 # SIGTERM drains: deregister, keep serving for shutdown.drainDelayMs, then finish in-flight requests.
 STOPSIGNAL SIGTERM
 # Heap sized for a sidecar from bench/scale.sh peaks (bin/superset-ha.js explains the flags).
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--max-old-space-size=96", "dist/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=160", "dist/main.js"]
 CMD ["run", "--config", "/etc/superset-ha/config.yaml"]

@@ -11,7 +11,7 @@ if (major < 24) {
 // churn although live data stayed under 40 MiB. Measured with bench/scale.sh (bench/README.md). Unless
 // the caller chose heap flags itself (command line or NODE_OPTIONS), the process replaces itself (same pid)
 // with one that has them.
-const HEAP_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96'];
+const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=160'];
 const chosen = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => /^--max-(semi|old)-space-size/.test(a));
 if (!chosen && typeof process.execve === 'function' && process.env.SUPERSET_HA_HEAP_FLAGS !== 'off') {
   process.execve(process.execPath, [process.execPath, ...HEAP_FLAGS, ...process.execArgv, process.argv[1], ...process.argv.slice(2)], process.env);
