@@ -106,7 +106,7 @@ export function logRoutingTable(t: RoutingTable, log: Logger): void {
   // The size only: the membership line already says who joined or left (the whole list was ~3 KB per change at 200).
   t.on('changed', ({ ids, stale }) => log.info({ event: 'routing_table', size: ids.length, stale }, 'routing table updated'));
   t.on('rescue', ({ id, reason, moved, stayed }) =>
-    log.warn({ code: ErrorCode.PROXY_RESCUED, replica: id, reason, moved, stayed }, `replica ${id} failed (${reason}): moved ${moved} requests in flight to other replicas; ${stayed} stay (not safe to move)`),
+    log.warn({ code: ErrorCode.PROXY_RESCUED, replica: id, reason, moved, stayed }, `replica ${id} failed (${reason}): moved ${moved} requests in flight to other replicas; ${stayed} stay (unsafe to replay, answer already started, or nowhere else to go)`),
   );
   t.on('ejected', ({ id, ms }) => log.warn({ code: ErrorCode.PROXY_EJECTED, replica: id, ms }, `replica ${id} ejected for ${ms} ms after consecutive failures`));
   const panic = everyMs(10_000);

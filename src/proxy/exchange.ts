@@ -122,7 +122,11 @@ export class Exchange implements AttemptOwner {
   mayRescue(a: Attempt, _reason: RescueReason): boolean {
     if (this.#clientGone || this.#committed !== undefined || this.#route === 'unsafe' || !this.#replayable) return false;
     if (this.#active.length > 1) return true; // another attempt (a hedge) goes on elsewhere: just drop this one
-    return this.#mayTryAgain(a);
+    if (!this.#hasRoom(a)) return false;
+    // The replica is known to have failed: a request left there waits out the whole failure. So a rescue
+    // is never refused by the retry budget, but it spends from it, holding back the retries that follow.
+    this.#core.spend();
+    return true;
   }
 
   retryStatus(a: Attempt, status: number): boolean {
@@ -151,16 +155,20 @@ export class Exchange implements AttemptOwner {
 
   /** Room for another attempt, a replica to send it to, and a retry-budget token for it. */
   #mayTryAgain(a: Attempt): boolean {
+    return this.#hasRoom(a) && this.#core.acquire();
+  }
+
+  /** Room for another attempt after `a`, and a replica other than those tried to send it to. */
+  #hasRoom(a: Attempt): boolean {
     if (this.#launched >= this.#core.opts.maxAttempts) return false;
     const exclude = new Set(this.#tried);
     exclude.add(a.up.id);
-    if (!this.#core.table.hasAlternative(exclude)) return false;
-    return this.#core.acquire();
+    return this.#core.table.hasAlternative(exclude);
   }
 
   /** Whether and why the request goes to another replica after `a` failed. */
   #retry(a: Attempt, failure: AttemptFailure): RetryDecision {
-    if (a.rescued !== undefined) return { ok: true, reason: 'rescue' }; // its budget token was taken in mayRescue
+    if (a.rescued !== undefined) return { ok: true, reason: 'rescue' }; // its budget token was spent in mayRescue
     const reason = retryReason(failure, this.#route, this.#replayable);
     if (reason === undefined) return { ok: false, why: 'not safe to replay' };
     if (failure.kind === 'status' && a.paid) return { ok: true, reason };

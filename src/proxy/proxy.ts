@@ -68,6 +68,8 @@ export interface ProxyCore {
   emit<K extends keyof ProxyEvents>(event: K, ...args: ProxyEvents[K]): boolean;
   /** Takes a retry-budget token (retries, rescues and hedges share it); counts a refusal. */
   acquire(): boolean;
+  /** Spends a token even beyond the budget: rescues are never refused, but they hold back later retries. */
+  spend(): void;
   hedgeDelayMs(): number;
   fail(res: ServerResponse, status: number, code: ProxyErrorCode, message: string, details: Record<string, unknown>, started: number): void;
   failAfter(res: ServerResponse, last: LastFailure, route: RouteClass, started: number, why: string, code?: ProxyErrorCode): void;
@@ -141,6 +143,10 @@ export class Proxy extends EventEmitter<ProxyEvents> implements ProxyCore {
     if (this.#budget.tryAcquire()) return true;
     this.emit('budgetExhausted');
     return false;
+  }
+
+  spend(): void {
+    this.#budget.spend();
   }
 
   hedgeDelayMs(): number {

@@ -41,6 +41,16 @@ export class RetryBudget {
     return true;
   }
 
+  /**
+   * Spends one retry whether or not there is room (a rescue off a replica known to have failed: refusing it
+   * would leave the request there for the whole failure). The spend still holds back the retries after it.
+   */
+  spend(): void {
+    this.#advance();
+    this.#retries[this.#second % this.#buckets]! += 1;
+    this.#retryTotal += 1;
+  }
+
   #advance(): void {
     const sec = Math.floor(this.#now() / 1000);
     if (sec === this.#second) return;

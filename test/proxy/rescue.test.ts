@@ -125,14 +125,20 @@ describe('rescue of requests in flight (production timeouts)', () => {
     expect(other.count((r) => r.url === '/api/v1/dashboard/1')).toBe(0);
   });
 
-  it('a rescue takes a retry-budget token; with none left the request stays where it is', async () => {
-    const { hung, p } = await setup({ budget: { ratio: 0, minPerSec: 0, windowMs: 10_000 } });
+  it('a rescue is never refused by the retry budget, but spends from it: the retries after it are held back', async () => {
+    // A budget with room for nothing: retries are refused; a rescue off a failed replica still happens.
+    const { hung, good, p } = await setup({ budget: { ratio: 0, minPerSec: 0, windowMs: 10_000 } });
     const get = send(p.url, 'GET', '/api/v1/dashboard/1');
     await until(() => hung.received.length === 1, 'the request on the hung replica');
     p.table.setDown('hung', true);
-    expect(await metricValue(p.metrics, 'superset_ha_retry_budget_exhausted_total')).toBe(1);
-    expect(await metricValue(p.metrics, 'superset_ha_rescued_requests_total')).toBe(0);
-    hung.release();
-    expect(await get).toMatchObject({ status: 200, upstream: 'hung' });
+    expect(await get).toMatchObject({ status: 200, upstream: 'good' });
+    expect(await metricValue(p.metrics, 'superset_ha_rescued_requests_total', { reason: 'unhealthy' })).toBe(1);
+    // An ordinary retry now finds the budget spent.
+    p.table.setDown('hung', false);
+    hung.mode = 'status503'; // the local replica, tried first; the retry to `good` is what the budget refuses
+    const r = await send(p.url, 'GET', '/api/v1/dashboard/2');
+    expect(r.status).toBe(503);
+    expect(good.count((x) => x.url === '/api/v1/dashboard/2')).toBe(0);
+    expect(await metricValue(p.metrics, 'superset_ha_retry_budget_exhausted_total')).toBeGreaterThan(0);
   });
 });
