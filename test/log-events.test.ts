@@ -34,7 +34,7 @@ describe('log lines that any client could trigger at will are rate-limited', () 
     const { log, lines } = capture();
     const table = new RoutingTable({ pool: { connections: 1, connectTimeoutMs: 100, keepAliveMs: 100 }, outlier: { consecutiveFailures: 5, baseEjectionMs: 100, maxEjectionMs: 100 }, maxEjectedPercent: 50, balance: {} });
     const proxy = new Proxy(table, new RetryBudget({ ratio: 0, minPerSec: 0, windowMs: 1000 }), {
-      maxAttempts: 1, backoff: { baseMs: 0, maxMs: 0 }, maxReplayBodyBytes: 0, holdResponseBytes: 0, headersTimeoutMs: 100, bodyTimeoutMs: 100, retryAfterS: 1,
+      maxAttempts: 1, backoff: { baseMs: 0, maxMs: 0 }, maxReplayBodyBytes: 0, holdResponseBytes: 0, headersTimeoutMs: 100, bodyTimeoutMs: 100, retryAfterS: 1, hedge: { routes: [], delayMs: 1000 },
     });
     logProxy(proxy, log);
     for (let i = 0; i < 50; i++) proxy.emit('failure', 'SHA_PROXY_CLIENT_BODY_TIMEOUT', 408, { received: 3 });

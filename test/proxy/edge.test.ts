@@ -145,7 +145,7 @@ describe('proxy edge', () => {
       const table = new RoutingTable({ pool: { connections: 64, connectTimeoutMs: 500, keepAliveMs: 1000 }, outlier: { consecutiveFailures: 3, baseEjectionMs: 1000, maxEjectionMs: 10_000 }, maxEjectedPercent: 50, balance: {} });
       table.update({ stale: false, readAt: Date.now(), held: [], replicas: ups.map((u) => ({ id: u.id, url: u.url, zone: 'default', weight: 100, version: 't', startedAt: new Date().toISOString() })) });
       const proxy = new Proxy(table, new RetryBudget({ ratio: 1, minPerSec: 100, windowMs: 10_000 }), {
-        maxAttempts: 3, backoff: { baseMs: 1, maxMs: 2 }, maxReplayBodyBytes: 1024, holdResponseBytes: 1024, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, retryAfterS: 5,
+        maxAttempts: 3, backoff: { baseMs: 1, maxMs: 2 }, maxReplayBodyBytes: 1024, holdResponseBytes: 1024, headersTimeoutMs: 2000, bodyTimeoutMs: 2000, retryAfterS: 5, hedge: { routes: [], delayMs: 1000 },
       });
       const metrics = new Metrics({ processMetrics: false });
       metrics.observeProxy(proxy);
