@@ -34,7 +34,14 @@ UPLOAD_FOLDER = DATA_DIR + "/uploads/"
 
 # --- behind the superset-ha proxy ----------------------------------------------
 
-# Trust one level of X-Forwarded-For/-Proto/-Host/-Port/-Prefix (the proxy's).
+# Trust one level of X-Forwarded-For/-Proto/-Host/-Port/-Prefix: the sidecar's.
+# The sidecar replaces whatever a client sent in them with what it saw itself,
+# unless the client is a proxy listed in its proxy.trustedProxies (the ingress),
+# whose values it passes on. So with an ingress terminating TLS in front, list
+# the ingress there, or Superset sees http and builds http:// redirects.
+# X-Forwarded-For's last entry is the sidecar's peer (the ingress, if any); use
+# PROXY_FIX_CONFIG x_for=2 for the client's address only if the sidecar's port
+# is reachable through the ingress alone.
 ENABLE_PROXY_FIX = True
 
 # Seconds the frontend waits for a request; below gunicorn's --timeout (120),

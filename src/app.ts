@@ -6,7 +6,7 @@ import { createMetadataDbCheck } from './health/metadata-db.ts';
 import { HealthMonitor } from './health/monitor.ts';
 import { SupersetHttpCheck } from './health/superset-http.ts';
 import type { Logger } from './log.ts';
-import { logHealth, logMembership, logProxy, logRegistration, logRoutingTable, logSession } from './log-events.ts';
+import { logHealth, logMembership, logProxy, logRegistration, logRoutingTable, logSession, refusedDrainLogger } from './log-events.ts';
 import { Metrics } from './metrics.ts';
 import { AdminServer } from './proxy/admin.ts';
 import { Proxy } from './proxy/proxy.ts';
@@ -117,9 +117,17 @@ export class App {
       );
       metrics.observeProxy(proxy);
       logProxy(proxy, log.child({ component: 'proxy' }));
-      this.proxy = new ProxyServer(proxy, table, { host: p.host, port: p.port, clientKeepAliveMs: p.clientKeepAliveMs, maxHeaderBytes: p.maxHeaderBytes });
+      this.proxy = new ProxyServer(proxy, table, {
+        host: p.host,
+        port: p.port,
+        clientKeepAliveMs: p.clientKeepAliveMs,
+        maxHeaderBytes: p.maxHeaderBytes,
+        trustedProxies: p.trustedProxies,
+        clientBody: { timeoutMs: p.clientBodyTimeoutMs, minBytesPerSec: p.clientBodyMinBytesPerSec },
+      });
     }
 
+    const logRefused = refusedDrainLogger(log.child({ component: 'admin' }));
     this.admin = new AdminServer(
       {
         ready: () => this.#ready(),
@@ -133,7 +141,7 @@ export class App {
         ...(config.admin.drainToken ? { drainToken: config.admin.drainToken } : {}),
         onRefused: (code, remote) => {
           metrics.adminRefused.inc({ code });
-          log.warn({ code, remote, component: 'admin' }, 'refused POST /drain');
+          logRefused(code, remote);
         },
       },
     );

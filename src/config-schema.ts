@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from './proxy/trusted-proxies.ts';
 
 // The sidecar's configuration schema. Validation, defaults and limits live here; config.ts reads files and
 // the environment and turns a parse into a frozen Config.
@@ -15,6 +16,10 @@ const num = (min: number, max: number) =>
 const bool = () => z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+// A replica's URL is published in its znode and in every router's /replicas: never with credentials in it.
+export const replicaUrl = httpUrl.refine((v) => !/^https?:\/\/[^/?#]*@/i.test(v), { error: 'must not contain user:password@ (it is published to every router)' });
+// proxy.trustedProxies: "10.0.0.0/8", "fd00::/8" or a single address.
+const cidr = z.string().refine((v) => parseCidr(v) !== undefined, { error: 'must be an IP address or a CIDR like 10.0.0.0/8' });
 const dbUrl = z
   .string()
   .refine((v) => /^(postgres|postgresql|mysql):\/\/[^/]+/.test(v) && URL.canParse(v), {
@@ -55,7 +60,7 @@ export const schema = z.strictObject({
   }),
   replica: z.strictObject({
     id: replicaId,
-    url: httpUrl,
+    url: replicaUrl,
     zone: z.string().min(1).max(64).default('default'),
     weight: int(1, 1000).default(100),
   }),
@@ -134,6 +139,15 @@ export const schema = z.strictObject({
           percentile: num(1, 99.9).optional(),
         })
         .prefault({}),
+      /**
+       * Peers (the ingress) whose X-Forwarded-Proto/-Host/-Port/-Prefix, Forwarded and X-Real-IP are passed on;
+       * from any other peer they are replaced by what the sidecar saw. Default: nobody.
+       */
+      trustedProxies: z.array(cidr).default([]),
+      /** A request body must arrive within this long (0: no limit)... */
+      clientBodyTimeoutMs: int(0, 3_600_000).default(30_000),
+      /** ...plus one second per this many bytes received: a body slower than this is cut off with 408. */
+      clientBodyMinBytesPerSec: int(0, 1024 * 1024 * 1024).default(500),
       retry: z
         .strictObject({
           maxAttempts: int(1, 10).default(3),

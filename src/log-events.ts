@@ -69,7 +69,19 @@ export function logHealth(h: HealthMonitor, log: Logger): void {
 
 export function logProxy(p: Proxy, log: Logger): void {
   p.on('retry', (reason, replica, route) => log.info({ code: ErrorCode.PROXY_RETRY, reason, replica, route }, `retrying on another replica (${reason})`));
-  p.on('failure', (code, status, details) => log.warn({ code, status, ...details }, `answered ${status} ${code}`));
+  // A client's own faults (4xx) are logged at most once per window per code, with the count: any client can
+  // send them at will, and must not be able to flood the log. The metric counts every one.
+  const clientFaults = new Map<string, () => number>();
+  p.on('failure', (code, status, details) => {
+    if (status >= 500) {
+      log.warn({ code, status, ...details }, `answered ${status} ${code}`);
+      return;
+    }
+    let limit = clientFaults.get(code);
+    if (limit === undefined) clientFaults.set(code, (limit = everyMs(10_000)));
+    const n = limit();
+    if (n > 0) log.warn({ code, status, count: n, ...details }, `answered ${status} ${code}`);
+  });
   const hedges = everyMs(10_000);
   p.on('hedge', (replica, route) => {
     const n = hedges();
@@ -114,4 +126,18 @@ export function logRoutingTable(t: RoutingTable, log: Logger): void {
     const n = panic();
     if (n > 0) log.warn({ code: ErrorCode.PROXY_PANIC, candidates, count: n }, 'every candidate replica is ejected: routing to them anyway');
   });
+}
+
+/**
+ * Refused POST /drain attempts (the metric counts every one): the warn line comes at most once per 10 s per code
+ * (with the count since the last one), so a client guessing tokens cannot flood the log.
+ */
+export function refusedDrainLogger(log: Logger): (code: ErrorCode, remote: string | undefined) => void {
+  const limits = new Map<ErrorCode, () => number>();
+  return (code, remote) => {
+    let limit = limits.get(code);
+    if (limit === undefined) limits.set(code, (limit = everyMs(10_000)));
+    const n = limit();
+    if (n > 0) log.warn({ code, remote, count: n }, 'refused POST /drain');
+  };
 }

@@ -47,6 +47,20 @@ describe('config', () => {
     expect(problems.some((p) => p.startsWith('metadataDb.url:'))).toBe(true);
   });
 
+  it('rejects replica URLs with credentials (published to every router) and bad trusted-proxy CIDRs', () => {
+    for (const url of ['http://user:pw@127.0.0.1:8088', 'https://user@superset-0:8088/']) {
+      expect(problemsOf(() => parseConfig({ ...minimal, replica: { id: 'superset-0', url } }))).toEqual([expect.stringMatching(/^replica\.url: .*user:password/)]);
+    }
+    // An @ after the authority is not userinfo.
+    expect(parseConfig({ ...minimal, replica: { id: 'superset-0', url: 'http://127.0.0.1:8088/a@b' } }).replica.url).toBe('http://127.0.0.1:8088/a@b');
+    const problems = problemsOf(() => parseConfig({ ...minimal, proxy: { trustedProxies: ['10.0.0.0/8', '10.0.0.0/33', 'ingress', '::1/129'] } }));
+    expect(problems).toEqual([expect.stringMatching(/^proxy\.trustedProxies\.1:/), expect.stringMatching(/^proxy\.trustedProxies\.2:/), expect.stringMatching(/^proxy\.trustedProxies\.3:/)]);
+    const c = parseConfig({ ...minimal, proxy: { trustedProxies: ['10.0.0.0/8', 'fd00::/8', '192.168.1.7'] } });
+    expect(c.proxy.trustedProxies).toEqual(['10.0.0.0/8', 'fd00::/8', '192.168.1.7']);
+    expect(parseConfig(minimal).proxy.trustedProxies).toEqual([]);
+    expect(parseConfig(minimal).proxy.clientBodyTimeoutMs).toBe(30_000);
+  });
+
   it('rejects unknown keys, so a typo is not silently ignored', () => {
     const problems = problemsOf(() => parseConfig({ ...minimal, helth: { rise: 1 } }));
     expect(problems.join('\n')).toMatch(/helth/);

@@ -5,6 +5,7 @@ import { RETRYABLE_STATUS, retryReason, type AttemptFailure, type RetryReason } 
 import type { RouteClass } from '../routing/route-table.ts';
 import type { RescueReason } from '../routing/upstreams.ts';
 import { Attempt, type AttemptOwner } from './attempt.ts';
+import { refuseClientFault } from './client-request.ts';
 import { LOST, type ForwardRequest } from './forward.ts';
 import type { ProxyCore, ProxyErrorCode } from './proxy.ts';
 
@@ -85,6 +86,7 @@ export class Exchange implements AttemptOwner {
         return;
       }
       if (a.cancelled && a.rescued === undefined) continue; // lost the race to another attempt
+      if (refuseClientFault(core, this.#res, outcome, this.#started)) return; // the client's fault, not the replica's
       const failure = outcome.failure;
       if (a.rescued !== undefined) {
         core.emit('upstream', a.up.id, 'rescued');

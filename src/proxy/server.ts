@@ -3,9 +3,13 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors.ts';
 import type { RoutingTable } from '../routing/upstreams.ts';
-import { upstreamRequestHeaders } from './headers.ts';
+import { hasBody } from './body.ts';
+import { guardBody, type BodyGuardOptions } from './body-guard.ts';
+import { answerClientFault, clientRequestFault, mustCloseAfter } from './client-request.ts';
+import { trustConnection, upstreamRequestHeaders } from './headers.ts';
 import { listenOn } from './listen.ts';
 import type { Proxy } from './proxy.ts';
+import { trustedPeers } from './trusted-proxies.ts';
 
 export interface ProxyServerOptions {
   readonly host: string;
@@ -14,6 +18,16 @@ export interface ProxyServerOptions {
   readonly clientKeepAliveMs: number;
   /** Request line plus headers; beyond it the client gets 431 with the proxy's JSON error. Node's default: 16 KiB. */
   readonly maxHeaderBytes?: number;
+  /** CIDRs of the proxies in front (the ingress) whose X-Forwarded-* headers are believed; none by default. */
+  readonly trustedProxies?: readonly string[];
+  /** Request bodies that trickle are cut off with 408 (body-guard.ts). */
+  readonly clientBody?: BodyGuardOptions;
+}
+
+/** RFC 9110 §7.8 lets a server ignore Upgrade: only WebSocket is proxied as an upgrade (h2c is served as HTTP/1.1). */
+function isWebSocketUpgrade(req: IncomingMessage): boolean {
+  const up = req.headers.upgrade;
+  return up !== undefined && /(^|,)\s*websocket\s*(,|$)/i.test(up);
 }
 
 /**
@@ -45,9 +59,23 @@ export class ProxyServer {
       routerOptions: { maxParamLength: 4096, ignoreDuplicateSlashes: false },
       // Node ≥ 24.12: a request without Content-Length or Transfer-Encoding (so, by HTTP/1.1, without a body)
       // skips the request stream's life cycle. Most proxied requests are such GETs; measured ~1 µs/request.
-      http: { optimizeEmptyRequests: true, ...(opts.maxHeaderBytes === undefined ? {} : { maxHeaderSize: opts.maxHeaderBytes }) },
+      http: {
+        optimizeEmptyRequests: true,
+        // `curl --http2` over plain HTTP asks to upgrade to h2c: ignoring that (served as HTTP/1.1) is what a
+        // server without h2c must do; passing it on as an upgrade failed with 502.
+        shouldUpgradeCallback: isWebSocketUpgrade,
+        ...(opts.maxHeaderBytes === undefined ? {} : { maxHeaderSize: opts.maxHeaderBytes }),
+      },
       clientErrorHandler: (err: Error & { code?: string }, socket: Duplex) => this.#clientError(err, socket),
     });
+    const trusted = trustedPeers(opts.trustedProxies ?? []);
+    if (trusted !== undefined) {
+      // Decided once per connection: the per-request cost stays one WeakSet lookup in headers.ts.
+      this.#app.server.on('connection', (socket: Duplex & { remoteAddress?: string }) => {
+        if (trusted(socket.remoteAddress)) trustConnection(socket);
+      });
+    }
+    const bodyGuard = opts.clientBody;
     this.#app.removeAllContentTypeParsers();
     this.#app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     this.#app.route({
@@ -55,8 +83,16 @@ export class ProxyServer {
       url: '/*',
       handler: (request, reply) => {
         reply.hijack();
-        if (this.#draining) reply.raw.setHeader('connection', 'close');
-        void proxy.handle(request.raw, reply.raw);
+        const req = request.raw;
+        const res = reply.raw;
+        if (this.#draining || mustCloseAfter(req)) res.setHeader('connection', 'close');
+        const fault = clientRequestFault(req);
+        if (fault !== undefined) {
+          answerClientFault(proxy, res, 400, ErrorCode.PROXY_BAD_REQUEST, fault.message, { reason: fault.reason }, performance.now(), true);
+          return;
+        }
+        if (bodyGuard !== undefined && hasBody(req)) guardBody(proxy, req, res, bodyGuard, performance.now());
+        void proxy.handle(req, res);
       },
     });
     this.#app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.#upgrade(req, socket, head));

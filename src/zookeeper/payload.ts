@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { replicaId } from '../config-schema.ts';
+import { replicaId, replicaUrl } from '../config-schema.ts';
 import { ErrorCode, SidecarError } from '../errors.ts';
 
 // What a replica's ephemeral znode holds. Validated on read: a payload written by a broken or foreign
 // writer must never reach the routing table.
 export const replicaPayloadSchema = z.strictObject({
   id: replicaId,
-  url: z.url({ protocol: /^https?$/ }),
+  url: replicaUrl,
   zone: z.string().min(1).max(64),
   weight: z.number().int().min(1).max(1000),
   version: z.string().max(64),

@@ -1,5 +1,5 @@
 import { Proxy, type ProxyOptions } from '../../src/proxy/proxy.ts';
-import { ProxyServer } from '../../src/proxy/server.ts';
+import { ProxyServer, type ProxyServerOptions } from '../../src/proxy/server.ts';
 import { RetryBudget } from '../../src/routing/retry-budget.ts';
 import { RoutingTable, type RoutingTableOptions } from '../../src/routing/upstreams.ts';
 import { Metrics } from '../../src/metrics.ts';
@@ -20,7 +20,12 @@ export interface ProxyUnderTest {
  */
 export async function startProxy(
   ups: readonly FakeUpstream[],
-  over: { proxy?: Partial<ProxyOptions>; table?: Partial<RoutingTableOptions>; budget?: { ratio: number; minPerSec: number; windowMs: number } } = {},
+  over: {
+    proxy?: Partial<ProxyOptions>;
+    table?: Partial<RoutingTableOptions>;
+    budget?: { ratio: number; minPerSec: number; windowMs: number };
+    server?: Pick<ProxyServerOptions, 'trustedProxies' | 'clientBody'>;
+  } = {},
 ): Promise<ProxyUnderTest> {
   const table = new RoutingTable({
     pool: { connections: 16, connectTimeoutMs: 500, keepAliveMs: 1000 },
@@ -43,7 +48,7 @@ export async function startProxy(
   const metrics = new Metrics({ processMetrics: false });
   metrics.observeProxy(proxy);
   metrics.observeRoutingTable(table);
-  const server = new ProxyServer(proxy, table, { host: '127.0.0.1', port: 0, clientKeepAliveMs: 5000, maxHeaderBytes: 64 * 1024 });
+  const server = new ProxyServer(proxy, table, { host: '127.0.0.1', port: 0, clientKeepAliveMs: 5000, maxHeaderBytes: 64 * 1024, ...over.server });
   await server.start();
   const setUpstreams = (list: readonly FakeUpstream[]) =>
     table.update({

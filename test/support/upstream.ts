@@ -69,6 +69,11 @@ export class FakeUpstream {
     return this.#port;
   }
 
+  /** Connections open to this upstream right now (to prove the proxy let go of one). */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
   get url(): string {
     return `http://127.0.0.1:${this.#port}`;
   }

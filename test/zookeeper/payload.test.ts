@@ -22,6 +22,8 @@ describe('replica payload', () => {
     ['wrong type', Buffer.from(JSON.stringify({ ...good, weight: 'heavy' })), /weight/],
     ['unknown field', Buffer.from(JSON.stringify({ ...good, extra: 1 })), /schema/],
     ['non-http url', Buffer.from(JSON.stringify({ ...good, url: 'file:///etc/passwd' })), /url/],
+    ['url with credentials', Buffer.from(JSON.stringify({ ...good, url: 'http://admin:secret@10.0.0.5:8088' })), /user:password/],
+    ['url with a user', Buffer.from(JSON.stringify({ ...good, url: 'http://admin@10.0.0.5:8088' })), /user:password/],
     ['id mismatch', Buffer.from(JSON.stringify({ ...good, id: 'superset-9' })), /does not match/],
     ['oversized', Buffer.alloc(20_000, 0x20), /exceeds/],
   ])('rejects %s with SHA_ZK_BAD_PAYLOAD', (_name, data, reason) => {
