@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,6 +68,8 @@ export async function adminMain(argv: string[], io: Io = stdio, env: NodeJS.Proc
       io.out(`created: ${r.created.join(', ') || 'none'}\nACLs rewritten: ${r.fixed.map((f) => `${f.path} (${f.problem})`).join(', ') || 'none'}\n`);
       return EXIT.ok;
     }
+    // A write needs the root and its config node, created with the cluster's ACL (refused if others can write).
+    if (verb !== 'get') await ensureLayout(zk, config.zookeeper.root, false);
     const current = await read(zk, path);
     if (verb === 'get') {
       io.out(JSON.stringify(current.doc, null, 2) + '\n');
@@ -76,7 +78,7 @@ export async function adminMain(argv: string[], io: Io = stdio, env: NodeJS.Proc
     }
     let text: string;
     if (verb === 'edit') {
-      const edited = edit(current.doc, env);
+      const edited = await edit(current.doc, env);
       if (typeof edited === 'number') return usage(io, 'set VISUAL or EDITOR to an editor command');
       text = edited;
     } else if (parsed.values.file !== undefined) {
@@ -194,16 +196,21 @@ function keep(text: string): string {
 }
 
 /** Opens the document in the operator's editor; returns the saved text, or -1 when no editor is set. */
-function edit(doc: RuntimeConfig, env: NodeJS.ProcessEnv): string | number {
-  const editor = env.VISUAL ?? env.EDITOR;
-  if (editor === undefined || editor.trim() === '') return -1;
+async function edit(doc: RuntimeConfig, env: NodeJS.ProcessEnv): Promise<string | number> {
+  const editor = [env.VISUAL, env.EDITOR].find((e) => e !== undefined && e.trim() !== '');
+  if (editor === undefined) return -1;
   const dir = mkdtempSync(join(tmpdir(), 'superset-ha-config-'));
   const file = join(dir, 'config.json');
   try {
     writeFileSync(file, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
-    // Through the shell, like git does, so EDITOR="code --wait" works.
-    const r = spawnSync('/bin/sh', ['-c', `${editor} "$1"`, 'editor', file], { stdio: 'inherit', env });
-    if (r.status !== 0) throw new SidecarError(ErrorCode.USAGE, `the editor exited with ${r.status ?? r.signal}; nothing written`);
+    // Through the shell, like git does, so EDITOR="code --wait" works. Not spawnSync: the session must keep
+    // answering pings while the operator edits, or it expires before the write.
+    const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'editor', file], { stdio: 'inherit', env });
+    const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, sig) => resolve([code, sig]));
+    });
+    if (status !== 0) throw new SidecarError(ErrorCode.USAGE, `the editor exited with ${status ?? signal}; nothing written`);
     return readFileSync(file, 'utf8');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -20,8 +20,11 @@ export function jsonDiff(before: unknown, after: unknown): string[] {
 }
 
 function walk(a: Json | undefined, b: Json | undefined, path: string, out: string[]): void {
-  if (isObject(a) && isObject(b)) {
-    for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], key(path, k), out);
+  // Objects are walked into, an added or removed one too, so every line names a leaf.
+  if ((isObject(a) || a === undefined) && (isObject(b) || b === undefined) && (a !== undefined || b !== undefined)) {
+    const x = a ?? {};
+    const y = b ?? {};
+    for (const k of [...new Set([...Object.keys(x), ...Object.keys(y)])].sort()) walk(x[k], y[k], key(path, k), out);
     return;
   }
   if (JSON.stringify(a) === JSON.stringify(b)) return;
