@@ -192,7 +192,7 @@ describe('shared runtime config in <root>/config (real ZooKeeper)', () => {
     expect(lost.stderr).toContain(ErrorCode.RUNTIME_CONFIG_CONFLICT);
     expect(lost.stderr).toContain('is at version 3, not 2');
     expect(lost.stderr).toContain('Their change:\n  + replicas.r9.maintenance: true');
-    expect(lost.stderr).toMatch(/Your change, against what is there now:\n(.*\n)*  - retry.maxAttempts: 4\n  \+ retry.maxAttempts: 6/);
+    expect(lost.stderr).toMatch(/Your change, against what is there now:\n(.*\n)* {2}- retry.maxAttempts: 4\n {2}\+ retry.maxAttempts: 6/);
     expect(JSON.parse((await cli(['config', 'get', '--config', cfg])).stdout)).toEqual({ schemaVersion: 1, retry: { maxAttempts: 4 }, replicas: { r9: { maintenance: true } } });
     // A stale --expect-version is a conflict too.
     const stale = await cli(['config', 'set', '--config', cfg, '--expect-version', '2', '--merge', '{"retry":{"maxAttempts":1}}']);
