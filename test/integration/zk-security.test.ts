@@ -5,7 +5,8 @@ import { ErrorCode, isSidecarError } from '../../src/errors.ts';
 import { Perm, digestId } from '../../src/zookeeper/acl.ts';
 import { encodePayload } from '../../src/zookeeper/payload.ts';
 import type { ZkSession } from '../../src/zookeeper/session.ts';
-import { testRoot } from '../support/harness.ts';
+import { SESSION_TIMEOUT_MS, Watcher, testRoot, zkTestOptions } from '../support/harness.ts';
+import { SidecarProcess } from '../support/sidecar-process.ts';
 import { metricValue } from '../support/proxy-harness.ts';
 import { CountingUpstream, connected, newSecret, secureApp, session, type AuthSpec } from '../support/secure-zk.ts';
 
@@ -86,6 +87,37 @@ describe('coordination layer security (real ZooKeeper)', () => {
     // The same operations with the credentials succeed: what failed above failed for want of them.
     expect(await outcome(sidecar.create(`${root}/x`, Buffer.alloc(0), 'persistent'))).toBe('ok');
     expect(await outcome(sidecar.remove(`${root}/x`))).toBe('ok');
+  });
+
+  it('authenticates again on a new session after expiry (the re-created ephemeral needs it), and never logs the secret', async () => {
+    const root = testRoot();
+    const auth: AuthSpec = { user: 'superset-ha', secret: newSecret() };
+    const { port } = await upstream('frozen');
+    const p = new SidecarProcess({
+      zookeeper: { ...zkTestOptions, root, auth },
+      replica: { id: 'frozen', url: `http://127.0.0.1:${port}` },
+      health: { intervalMs: 300, timeoutMs: 250, rise: 1, fall: 2 },
+      admin: { port: 0 },
+      roles: { router: false },
+      log: { level: 'debug' },
+    });
+    cleanups.push(() => p.stop());
+    // The sidecar creates the tree first: a bare watcher's mkdirp would have left it open (and been refused).
+    await p.waitForLog((l) => l.event === 'zk_layout');
+    const w = new Watcher(root).start(); // unauthenticated: reads are world-readable
+    cleanups.push(() => w.close());
+    await w.until((ids) => ids.includes('frozen'));
+    p.signal('SIGSTOP');
+    await w.until((ids) => !ids.includes('frozen'), 3 * SESSION_TIMEOUT_MS); // the ensemble expired it
+    p.signal('SIGCONT');
+    await p.waitForLog((l) => l.event === 'zk_session' && l.renewed === true);
+    await w.until((ids) => ids.includes('frozen'), 10_000);
+    const sidecar = await open(auth);
+    expect((await sidecar.getACL(`${root}/replicas/frozen`)).acl[0]).toEqual({ perms: Perm.ALL, scheme: 'digest', id: digestId(auth.user, auth.secret) });
+    expect(p.logs.some((l) => l.code === ErrorCode.ZK_NO_AUTH)).toBe(false);
+    const all = JSON.stringify(p.logs) + p.stderr.join('\n');
+    expect(all).toContain('"event":"registration"');
+    expect(all).not.toContain(auth.secret);
   });
 
   it('with reads: identity, a bare client cannot even read the membership or the runtime config', async () => {
