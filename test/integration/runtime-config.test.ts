@@ -203,7 +203,22 @@ describe('shared runtime config in <root>/config (real ZooKeeper)', () => {
     const bare = await cli(['config', 'set', '--config', cliConfig(root), '--merge', '{"retry":{"maxAttempts":1}}']);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toContain(ErrorCode.ZK_NO_AUTH);
+    // zk secure takes over nodes an unauthenticated client left open.
+    const openRoot = testRoot();
+    const opener = session(undefined, openRoot);
+    cleanups.push(() => opener.close());
+    await (await connected(opener)).mkdirp(`${openRoot}/replicas`);
+    const openCfg = cliConfig(openRoot, auth);
+    const refusedSet = await cli(['config', 'set', '--config', openCfg, '--merge', '{"retry":{"maxAttempts":1}}']);
+    expect(refusedSet.code).toBe(1);
+    expect(refusedSet.stderr).toContain(ErrorCode.ZK_ACL_OPEN);
+    const secured = await cli(['zk', 'secure', '--config', openCfg]);
+    expect(secured.code).toBe(0);
+    expect(secured.stdout).toContain(`ACLs rewritten: ${openRoot} (world:anyone has cdwa; our identity lacks full rights), ${openRoot}/replicas`);
+    await expect(opener.create(`${openRoot}/replicas/evil`, Buffer.alloc(0), 'ephemeral')).rejects.toMatchObject({ code: ErrorCode.ZK_NO_AUTH });
+    expect((await cli(['config', 'set', '--config', openCfg, '--merge', '{"retry":{"maxAttempts":1}}'])).code).toBe(0);
+
     // The secret never appears in what the CLI prints.
-    for (const r of [get0, bad, ok, edited, lost, stale, bare]) expect(r.stdout + r.stderr).not.toContain(auth.secret);
+    for (const r of [get0, bad, ok, edited, lost, stale, bare, refusedSet, secured]) expect(r.stdout + r.stderr).not.toContain(auth.secret);
   });
 });
