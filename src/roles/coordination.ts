@@ -50,7 +50,7 @@ export class Coordination extends EventEmitter<CoordinationEvents> {
     const retry = { baseMs: zkc.retryBaseMs, maxMs: zkc.retryMaxMs };
     this.runtime = new RuntimeConfigWatch(zk, { path: `${zkc.root}/config`, retry });
     const p = config.proxy;
-    this.tuning = new RuntimeTuning({ retry: p.retry, outlier: p.outlier });
+    this.tuning = new RuntimeTuning({ retry: p.retry, outlier: p.outlier, hedge: p.hedge });
     this.allow = p.allowedUpstreams === undefined ? undefined : parseAllowList(p.allowedUpstreams);
     this.#layout = new Reconciler(
       () => this.#ensureLayout(),
@@ -114,7 +114,7 @@ export class Coordination extends EventEmitter<CoordinationEvents> {
     const { version, config } = this.runtime.current;
     return {
       authenticated: this.authenticated,
-      runtimeConfig: { version, maintenance: this.tuning.maintenance, retry: this.tuning.retry, outlier: this.tuning.outlier, ...(config.hedge ? { hedge: config.hedge } : {}) },
+      runtimeConfig: { version, maintenance: this.tuning.maintenance, retry: this.tuning.retry, outlier: this.tuning.outlier, hedge: this.tuning.hedge, ...(config.replicas ? { replicas: config.replicas } : {}) },
       allowedUpstreams: this.allow?.rules ?? null,
     };
   }

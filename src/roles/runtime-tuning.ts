@@ -1,4 +1,4 @@
-import type { ProxyOptions } from '../proxy/proxy.ts';
+import type { HedgeOptions, ProxyOptions } from '../proxy/proxy.ts';
 import type { OutlierOptions } from '../routing/outlier.ts';
 import type { RetryBudget } from '../routing/retry-budget.ts';
 import type { RoutingTableOptions } from '../routing/upstreams.ts';
@@ -8,6 +8,7 @@ import type { RuntimeConfig } from '../zookeeper/runtime-config-schema.ts';
 export interface TuningBase {
   readonly retry: { readonly maxAttempts: number; readonly budgetRatio: number; readonly budgetMinPerSec: number };
   readonly outlier: OutlierOptions & { readonly maxEjectedPercent: number };
+  readonly hedge: HedgeOptions;
 }
 
 /**
@@ -22,17 +23,20 @@ export class RuntimeTuning {
   // Computed once per change: maxAttempts is read on every proxied request.
   #retry: TuningBase['retry'];
   #outlier: TuningBase['outlier'];
+  #hedge: HedgeOptions;
 
   constructor(base: TuningBase) {
     this.#base = base;
     this.#retry = base.retry;
     this.#outlier = base.outlier;
+    this.#hedge = base.hedge;
   }
 
   apply(doc: RuntimeConfig): void {
     this.#doc = doc;
     this.#retry = { ...this.#base.retry, ...doc.retry };
     this.#outlier = { ...this.#base.outlier, ...doc.outlier };
+    this.#hedge = { ...this.#base.hedge, ...doc.hedge };
     const { budgetRatio, budgetMinPerSec } = this.#retry;
     for (const b of this.#budgets) b.reconfigure({ ratio: budgetRatio, minPerSec: budgetMinPerSec });
   }
@@ -43,6 +47,10 @@ export class RuntimeTuning {
 
   get outlier(): TuningBase['outlier'] {
     return this.#outlier;
+  }
+
+  get hedge(): HedgeOptions {
+    return this.#hedge;
   }
 
   /** Replica ids the runtime config puts in maintenance. */
@@ -89,7 +97,7 @@ export class RuntimeTuning {
     };
   }
 
-  /** Proxy options whose maxAttempts follows the runtime config. */
+  /** Proxy options whose maxAttempts and hedge settings follow the runtime config. */
   proxyOptions(opts: ProxyOptions): ProxyOptions {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter reads through to this instance
     const self = this;
@@ -97,6 +105,9 @@ export class RuntimeTuning {
       ...opts,
       get maxAttempts() {
         return self.retry.maxAttempts;
+      },
+      get hedge() {
+        return self.hedge;
       },
     };
   }

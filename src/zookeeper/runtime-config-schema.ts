@@ -33,9 +33,9 @@ export const runtimeConfigSchema = z.strictObject({
     })
     .partial()
     .optional(),
-  /** Hedged reads (proxy.hedge in the file config); carried and validated here, applied by the proxy. */
+  /** Hedged reads: overrides proxy.hedge field by field (routes: [] turns hedging off). */
   hedge: z
-    .strictObject({ enabled: z.boolean(), delayMs: int(1, 600_000), percentile: z.number().min(50).max(99.99), readQuery: z.boolean() })
+    .strictObject({ routes: z.array(z.enum(['idempotent', 'read-query'])), delayMs: int(1, 600_000), percentile: z.number().min(1).max(99.9) })
     .partial()
     .optional(),
 });

@@ -8,7 +8,7 @@ import { decodeRuntimeConfig, encodeRuntimeConfig } from '../../src/zookeeper/ru
 describe('runtime config document', () => {
   it('validates with a schema version and names every problem with one code', () => {
     expect(decodeRuntimeConfig('')).toEqual({ schemaVersion: 1 });
-    const doc = { schemaVersion: 1 as const, replicas: { 'superset-0': { maintenance: true, weight: 50 } }, retry: { maxAttempts: 2 }, hedge: { enabled: true, delayMs: 200 } };
+    const doc = { schemaVersion: 1 as const, replicas: { 'superset-0': { maintenance: true, weight: 50 } }, retry: { maxAttempts: 2 }, hedge: { routes: ['idempotent' as const], delayMs: 200 } };
     expect(decodeRuntimeConfig(encodeRuntimeConfig(doc))).toEqual(doc);
     try {
       decodeRuntimeConfig(JSON.stringify({ schemaVersion: 2, retry: { maxAttempts: 99 }, extra: 1 }));
@@ -34,22 +34,27 @@ describe('runtime config document', () => {
 });
 
 describe('RuntimeTuning', () => {
-  const base = { retry: { maxAttempts: 3, budgetRatio: 0.2, budgetMinPerSec: 0 }, outlier: { consecutiveFailures: 5, baseEjectionMs: 5000, maxEjectionMs: 60000, maxEjectedPercent: 50 } };
+  const base = {
+    retry: { maxAttempts: 3, budgetRatio: 0.2, budgetMinPerSec: 0 },
+    outlier: { consecutiveFailures: 5, baseEjectionMs: 5000, maxEjectionMs: 60000, maxEjectedPercent: 50 },
+    hedge: { routes: [], delayMs: 1000 },
+  };
 
   it('overlays maintenance and weights, and hands out options that follow later changes', () => {
     const t = new RuntimeTuning(base);
     const table = t.tableOptions({ pool: { connections: 1, connectTimeoutMs: 1, keepAliveMs: 1 }, outlier: base.outlier, maxEjectedPercent: 50, balance: {} });
-    const proxy = t.proxyOptions({ maxAttempts: 3, backoff: { baseMs: 1, maxMs: 1 }, maxReplayBodyBytes: 1, holdResponseBytes: 1, headersTimeoutMs: 1, bodyTimeoutMs: 1, retryAfterS: 1 });
+    const proxy = t.proxyOptions({ maxAttempts: 3, backoff: { baseMs: 1, maxMs: 1 }, maxReplayBodyBytes: 1, holdResponseBytes: 1, headersTimeoutMs: 1, bodyTimeoutMs: 1, retryAfterS: 1, hedge: base.hedge });
     let now = 0;
     const budget = t.budget(new RetryBudget({ ratio: 0.2, minPerSec: 0, windowMs: 1000 }, () => now));
     for (let i = 0; i < 10; i++) budget.recordRequest();
     expect([budget.tryAcquire(), budget.tryAcquire(), budget.tryAcquire()]).toEqual([true, true, false]);
 
     const r = (id: string) => ({ id, url: `http://10.0.0.1/${id}`, zone: 'z', weight: 100, version: 'v', startedAt: new Date(0).toISOString() });
-    t.apply({ schemaVersion: 1, replicas: { a: { maintenance: true }, b: { weight: 7 } }, retry: { maxAttempts: 1, budgetRatio: 0.5 }, outlier: { consecutiveFailures: 2, maxEjectedPercent: 10 } });
+    t.apply({ schemaVersion: 1, replicas: { a: { maintenance: true }, b: { weight: 7 } }, retry: { maxAttempts: 1, budgetRatio: 0.5 }, hedge: { routes: ['idempotent'] }, outlier: { consecutiveFailures: 2, maxEjectedPercent: 10 } });
     expect(t.overlay([r('a'), r('b'), r('c')]).map((x) => `${x.id}:${x.weight}`)).toEqual(['b:7', 'c:100']);
     expect(t.maintenance).toEqual(['a']);
     expect(proxy.maxAttempts).toBe(1);
+    expect(proxy.hedge).toEqual({ routes: ['idempotent'], delayMs: 1000 });
     expect(table.outlier.consecutiveFailures).toBe(2);
     expect(table.outlier.baseEjectionMs).toBe(5000);
     expect(table.maxEjectedPercent).toBe(10);
