@@ -65,16 +65,26 @@ scripts/superset.sh seed >/dev/null
 
 ZK_CONNECT=$(scripts/zk.sh connect-string)
 PG_URL=$(scripts/pg.sh url)
+# Secure by default: the sidecars authenticate to ZooKeeper with a secret generated once and kept here, and
+# own /superset-ha/demo (a bare client cannot write there). fixOpenAcls takes over nodes an older,
+# unauthenticated demo left open on this ensemble.
+ZK_SECRET_FILE="$DEMO_DIR/zk-secret"
+if [[ ! -s "$ZK_SECRET_FILE" ]]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$ZK_SECRET_FILE")
+fi
 for ((i = 0; i < N; i++)); do
   cfg="$DEMO_DIR/sidecar-$i.json"
   cat >"$cfg" <<JSON
 {
   "cluster": "demo",
-  "zookeeper": { "connect": "$ZK_CONNECT", "sessionTimeoutMs": 6000 },
+  "zookeeper": {
+    "connect": "$ZK_CONNECT", "sessionTimeoutMs": 6000,
+    "auth": { "user": "superset-ha", "secretFile": "$ZK_SECRET_FILE", "fixOpenAcls": true }
+  },
   "replica": { "id": "superset-$i", "url": "$(scripts/superset.sh url "$i")" },
   "metadataDb": { "url": "$PG_URL" },
   "health": { "intervalMs": 1000, "timeoutMs": 800, "rise": 2, "fall": 2 },
-  "proxy": { "host": "127.0.0.1", "port": $((PROXY_BASE + i)) },
+  "proxy": { "host": "127.0.0.1", "port": $((PROXY_BASE + i)), "allowedUpstreams": ["127.0.0.1/32"] },
   "admin": { "host": "127.0.0.1", "port": $((ADMIN_BASE + i)) },
   "shutdown": { "drainDelayMs": 500, "drainTimeoutMs": 5000 },
   "log": { "level": "info" }
@@ -108,6 +118,8 @@ for ((i = 0; i < N; i++)); do
 done
 cat <<EOF
 
+  Shared runtime config:  node src/main.ts config get --config $DEMO_DIR/sidecar-0.json
+                          node src/main.ts config set --config $DEMO_DIR/sidecar-0.json --merge '{"replicas":{"superset-0":{"maintenance":true}}}'
   Try a failure: scripts/superset.sh kill-one 0   (the UI keeps working through either sidecar)
                  scripts/zk.sh kill-leader        scripts/superset.sh start-one 0
   Ctrl-C stops everything.

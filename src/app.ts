@@ -6,11 +6,12 @@ import { createMetadataDbCheck } from './health/metadata-db.ts';
 import { HealthMonitor } from './health/monitor.ts';
 import { SupersetHttpCheck } from './health/superset-http.ts';
 import type { Logger } from './log.ts';
-import { logHealth, logMembership, logProxy, logRegistration, logRoutingTable, logSession, refusedDrainLogger } from './log-events.ts';
+import { logCoordination, logHealth, logMembership, logProxy, logRegistration, logRoutingTable, logSession, refusedDrainLogger } from './log-events.ts';
 import { Metrics } from './metrics.ts';
 import { AdminServer } from './proxy/admin.ts';
 import { Proxy } from './proxy/proxy.ts';
 import { ProxyServer } from './proxy/server.ts';
+import { Coordination } from './roles/coordination.ts';
 import { RetryBudget } from './routing/retry-budget.ts';
 import { RoutingTable } from './routing/upstreams.ts';
 import { Membership } from './zookeeper/membership.ts';
@@ -27,6 +28,7 @@ export class App {
   readonly config: Config;
   readonly metrics: Metrics;
   readonly session: ZkSession;
+  readonly coordination: Coordination;
   readonly monitor: HealthMonitor | undefined;
   readonly registration: Registration | undefined;
   readonly membership: Membership | undefined;
@@ -36,10 +38,13 @@ export class App {
   readonly #log: Logger;
   #draining = false;
   #closing: Promise<void> | undefined;
-  readonly #onClosed: () => void;
+  readonly #onClosed: (exitCode?: number) => void;
 
-  /** `onClosed` runs after a drain that was asked for over the admin API has closed everything (exit). */
-  constructor(config: Config, log: Logger, metrics = new Metrics(), onClosed: () => void = () => undefined) {
+  /**
+   * `onClosed` runs after a drain that was asked for over the admin API has closed everything (exit), or with
+   * exit code 1 after a fatal coordination problem (open ACLs) closed it.
+   */
+  constructor(config: Config, log: Logger, metrics = new Metrics(), onClosed: (exitCode?: number) => void = () => undefined) {
     this.config = config;
     this.#onClosed = onClosed;
     this.#log = log;
@@ -49,6 +54,12 @@ export class App {
     this.session = new ZkSession({ ...zk, retry });
     metrics.observeSession(this.session);
     logSession(this.session, log.child({ component: 'zk' }));
+    this.coordination = new Coordination(this.session, config);
+    metrics.observeCoordination(this.coordination);
+    logCoordination(this.coordination, log.child({ component: 'coordination' }));
+    this.coordination.on('fatal', () => {
+      this.close().then(() => this.#onClosed(1), () => this.#onClosed(1));
+    });
 
     if (config.roles.registrar) {
       const checks: HealthCheck[] = [new SupersetHttpCheck(config.superset.url, config.superset.healthPath)];
@@ -75,6 +86,7 @@ export class App {
       logRegistration(this.registration, log.child({ component: 'registration' }));
       const registration = this.registration;
       this.monitor.on('change', ({ state }) => registration.setHealthy(state.kind === 'healthy'));
+      this.coordination.attachRegistration(registration);
     }
 
     if (config.roles.router) {
@@ -82,7 +94,7 @@ export class App {
       metrics.observeMembership(this.membership);
       logMembership(this.membership, log.child({ component: 'membership' }));
       const p = config.proxy;
-      const table = new RoutingTable({
+      const table = new RoutingTable(this.coordination.tuning.tableOptions({
         pool: { connections: p.connectionsPerReplica, connectTimeoutMs: p.connectTimeoutMs, keepAliveMs: p.upstreamKeepAliveMs },
         outlier: p.outlier,
         maxEjectedPercent: p.outlier.maxEjectedPercent,
@@ -92,9 +104,9 @@ export class App {
           localYieldFactor: p.localYieldFactor,
           ...(p.preferLocal && config.roles.registrar ? { localId: config.replica.id } : {}),
         },
-      });
+      }));
       this.table = table;
-      this.membership.on('snapshot', (snap) => table.update(snap));
+      this.coordination.route(this.membership, table);
       // The sidecar beside a replica acts on its own health verdict at once: requests in flight there move
       // without waiting for the deregistration to go through ZooKeeper (or while ZooKeeper is away).
       const monitor = this.monitor;
@@ -103,8 +115,8 @@ export class App {
       logRoutingTable(table, log.child({ component: 'routing' }));
       const proxy = new Proxy(
         table,
-        new RetryBudget({ ratio: p.retry.budgetRatio, minPerSec: p.retry.budgetMinPerSec, windowMs: p.retry.budgetWindowMs }),
-        {
+        this.coordination.tuning.budget(new RetryBudget({ ratio: p.retry.budgetRatio, minPerSec: p.retry.budgetMinPerSec, windowMs: p.retry.budgetWindowMs })),
+        this.coordination.tuning.proxyOptions({
           maxAttempts: p.retry.maxAttempts,
           backoff: { baseMs: p.retry.baseMs, maxMs: p.retry.maxMs },
           maxReplayBodyBytes: p.maxReplayBodyBytes,
@@ -113,7 +125,7 @@ export class App {
           bodyTimeoutMs: p.bodyTimeoutMs,
           retryAfterS: p.retryAfterS,
           hedge: p.hedge,
-        },
+        }),
       );
       metrics.observeProxy(proxy);
       logProxy(proxy, log.child({ component: 'proxy' }));
@@ -160,6 +172,7 @@ export class App {
       'superset-ha starting',
     );
     this.session.start();
+    this.coordination.start();
     this.membership?.start();
     this.registration?.start();
     this.monitor?.start();
@@ -201,6 +214,7 @@ export class App {
     await this.monitor?.close();
     this.registration?.close();
     this.membership?.close();
+    this.coordination.close();
     await this.table?.close();
     await this.admin.close();
     await this.session.close();
@@ -209,7 +223,7 @@ export class App {
 
   #adminDrain(): void {
     this.#log.info({ event: 'admin_drain' }, 'drain requested over the admin API');
-    this.close().then(this.#onClosed, (err: unknown) => {
+    this.close().then(() => this.#onClosed(), (err: unknown) => {
       this.#log.error({ ...errorFields(err), code: ErrorCode.SHUTDOWN_FAILED }, 'shutdown after drain failed');
       this.#onClosed();
     });
@@ -233,6 +247,7 @@ export class App {
         draining: this.#draining,
       },
       session: this.session.state,
+      coordination: this.coordination.view(),
       live: snap ? { replicas: snap.replicas, stale: snap.stale, held: snap.held, readAt: snap.readAt === 0 ? null : new Date(snap.readAt).toISOString() } : null,
       routing: this.table
         ? this.table.upstreams.map((u) => ({

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { parseCidr } from './proxy/trusted-proxies.ts';
+import { ruleProblem } from './routing/allowed-upstreams.ts';
+import { zkAuthSchema } from './zookeeper/auth-schema.ts';
 
 // The sidecar's configuration schema. Validation, defaults and limits live here; config.ts reads files and
 // the environment and turns a parse into a frozen Config.
@@ -57,6 +59,8 @@ export const schema = z.strictObject({
     retryMaxMs: int(10, 600_000).default(10_000),
     /** A router re-reads the live set after a reconnect or a new session within a random pause up to this long, so a fleet does not re-read in lockstep. */
     rereadJitterMs: int(0, 60_000).default(500),
+    /** Digest authentication and the ACLs of the coordination nodes (zookeeper/auth-schema.ts). Unset: open. */
+    auth: zkAuthSchema.optional(),
   }),
   replica: z.strictObject({
     id: replicaId,
@@ -148,6 +152,19 @@ export const schema = z.strictObject({
       clientBodyTimeoutMs: int(0, 3_600_000).default(30_000),
       /** ...plus one second per this many bytes received: a body slower than this is cut off with 408. */
       clientBodyMinBytesPerSec: int(0, 1024 * 1024 * 1024).default(500),
+      /**
+       * CIDRs, IP addresses or host patterns (host.example.com, *.example.com) a replica URL read from ZooKeeper
+       * must match to be routed to. Unset: any. A comma-separated string is accepted (environment overrides).
+       */
+      allowedUpstreams: z
+        .preprocess((v) => (typeof v === 'string' ? v.split(',').map((x) => x.trim()).filter((x) => x !== '') : v), z.array(z.string()).min(1))
+        .superRefine((rules, ctx) => {
+          for (const [i, r] of rules.entries()) {
+            const problem = ruleProblem(r);
+            if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: problem });
+          }
+        })
+        .optional(),
       retry: z
         .strictObject({
           maxAttempts: int(1, 10).default(3),

@@ -2,6 +2,7 @@ import { ErrorCode, errorFields } from './errors.ts';
 import type { HealthMonitor } from './health/monitor.ts';
 import type { Logger } from './log.ts';
 import type { Proxy } from './proxy/proxy.ts';
+import type { Coordination } from './roles/coordination.ts';
 import type { RoutingTable } from './routing/upstreams.ts';
 import type { ZkApi } from './zookeeper/api.ts';
 import type { Membership } from './zookeeper/membership.ts';
@@ -140,4 +141,23 @@ export function refusedDrainLogger(log: Logger): (code: ErrorCode, remote: strin
     const n = limit();
     if (n > 0) log.warn({ code, remote, count: n }, 'refused POST /drain');
   };
+}
+
+export function logCoordination(c: Coordination, log: Logger): void {
+  if (!c.authenticated) {
+    log.warn({ code: ErrorCode.ZK_AUTH_OFF }, 'zookeeper.auth is not set: anyone who reaches the ensemble can rewrite the membership and the runtime config');
+  }
+  c.on('layout', ({ created, fixed }) => {
+    if (created.length > 0) log.info({ event: 'zk_layout', created }, 'created coordination nodes');
+    for (const f of fixed) log.warn({ code: ErrorCode.ZK_ACL_FIXED, path: f.path, problem: f.problem }, `rewrote the open ACL of ${f.path}`);
+  });
+  c.on('layoutError', ({ error, retryInMs }) => log.warn({ ...errorFields(error), retryInMs }, `preparing the coordination nodes failed: ${error.message}`));
+  c.on('fatal', (error) => log.fatal(errorFields(error), error.message));
+  c.on('refused', (error) => log.warn(errorFields(error), error.message));
+  c.on('maintenance', ({ id, on }) => log.info({ event: 'maintenance', replica: id, on }, on ? 'runtime config puts this replica in maintenance: deregistering' : 'maintenance over'));
+  c.runtime.on('change', ({ current, previous }) =>
+    log.info({ event: 'runtime_config', version: current.version, previousVersion: previous.version, config: current.config }, 'runtime config applied'),
+  );
+  c.runtime.on('rejected', (error) => log.error(errorFields(error), 'runtime config rejected; keeping the previous one'));
+  c.runtime.on('error', ({ error, retryInMs }) => log.warn({ ...errorFields(error), retryInMs }, 'reading the runtime config failed; keeping the previous one'));
 }

@@ -1,16 +1,18 @@
 import { parseArgs } from 'node:util';
 import { App } from './app.ts';
+import { ADMIN_USAGE, adminMain } from './cli/admin.ts';
 import { loadConfig } from './config.ts';
 import { ErrorCode, errorFields, isSidecarError } from './errors.ts';
 import { createLogger } from './log.ts';
 
 const USAGE = `usage: superset-ha run --config FILE
        superset-ha check-config --config FILE
-
+${ADMIN_USAGE}
 Environment overrides: SHA_<SECTION>__<FIELD>, e.g. SHA_ZOOKEEPER__CONNECT=zk-0:2181,zk-1:2181
 `;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'config' || argv[0] === 'zk') return adminMain(argv);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
@@ -44,9 +46,9 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const log = createLogger(config.log.level);
-  const app = new App(config, log, undefined, () => {
+  const app = new App(config, log, undefined, (exitCode = 0) => {
     log.flush();
-    process.exit(0);
+    process.exit(exitCode);
   });
   let signals = 0;
   const stop = (signal: string) => {

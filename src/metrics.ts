@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HealthMonitor } from './health/monitor.ts';
 import type { Proxy } from './proxy/proxy.ts';
+import type { Coordination } from './roles/coordination.ts';
 import type { RoutingTable } from './routing/upstreams.ts';
 import type { SessionState, ZkApi } from './zookeeper/api.ts';
 import type { Membership } from './zookeeper/membership.ts';
@@ -133,6 +134,33 @@ export class Metrics {
     registers: [this.#r],
   });
 
+  readonly upstreamsRefused = new Counter({
+    name: 'superset_ha_upstreams_refused_total',
+    help: 'Live replicas not routed to because their URL is outside proxy.allowedUpstreams (once per distinct replica and URL)',
+    registers: [this.#r],
+  });
+  readonly runtimeConfigVersion = new Gauge({
+    name: 'superset_ha_runtime_config_version',
+    help: 'Data version of the <root>/config znode in force (-1: none)',
+    registers: [this.#r],
+  });
+  readonly runtimeConfigChanges = new Counter({ name: 'superset_ha_runtime_config_changes_total', help: 'Runtime config documents applied', registers: [this.#r] });
+  readonly runtimeConfigRejected = new Counter({
+    name: 'superset_ha_runtime_config_rejected_total',
+    help: 'Runtime config documents rejected as invalid (the previous one stays in force)',
+    registers: [this.#r],
+  });
+  readonly runtimeConfigErrors = new Counter({ name: 'superset_ha_runtime_config_errors_total', help: 'Failed reads of the runtime config', labelNames: ['code'], registers: [this.#r] });
+  readonly layoutErrors = new Counter({
+    name: 'superset_ha_zk_layout_errors_total',
+    help: 'Failed attempts to create or check the coordination nodes and their ACLs',
+    labelNames: ['code'],
+    registers: [this.#r],
+  });
+  readonly aclFixed = new Counter({ name: 'superset_ha_zk_acl_fixed_total', help: 'Coordination nodes whose open ACL was rewritten (fixOpenAcls)', registers: [this.#r] });
+  readonly zkAuth = new Gauge({ name: 'superset_ha_zk_auth', help: '1 when the sidecar authenticates to ZooKeeper and closes its nodes to others', registers: [this.#r] });
+  readonly maintenance = new Gauge({ name: 'superset_ha_maintenance', help: '1 while the runtime config puts this replica in maintenance', registers: [this.#r] });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.#r, prefix: 'superset_ha_' });
     this.#setSession({ kind: 'connecting' });
@@ -209,6 +237,23 @@ export class Metrics {
   observeRoutingTable(t: RoutingTable): void {
     t.on('ejected', ({ id }) => this.ejections.inc({ replica: id }));
     t.on('panic', () => this.panics.inc());
+  }
+
+  observeCoordination(c: Coordination): void {
+    this.zkAuth.set(c.authenticated ? 1 : 0);
+    this.runtimeConfigVersion.set(c.runtime.current.version);
+    this.maintenance.set(0);
+    c.on('refused', () => this.upstreamsRefused.inc());
+    c.on('layout', (r) => this.aclFixed.inc(r.fixed.length));
+    c.on('layoutError', ({ error }) => this.layoutErrors.inc({ code: error.code }));
+    c.on('fatal', (error) => this.layoutErrors.inc({ code: error.code }));
+    c.on('maintenance', ({ on }) => this.maintenance.set(on ? 1 : 0));
+    c.runtime.on('change', ({ current }) => {
+      this.runtimeConfigVersion.set(current.version);
+      this.runtimeConfigChanges.inc();
+    });
+    c.runtime.on('rejected', () => this.runtimeConfigRejected.inc());
+    c.runtime.on('error', ({ error }) => this.runtimeConfigErrors.inc({ code: error.code }));
   }
 
   #setSession(s: SessionState): void {

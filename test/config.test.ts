@@ -112,7 +112,11 @@ describe('config', () => {
 
 describe('shipped example configs', () => {
   it.each(['default.yaml', 'k8s.yaml'])('config/%s validates', (name) => {
-    const c = loadConfig(join(import.meta.dirname, '..', 'config', name), { SHA_METADATADB__URL: 'postgresql://u:p@db:5432/superset' });
+    const c = loadConfig(join(import.meta.dirname, '..', 'config', name), {
+      SHA_METADATADB__URL: 'postgresql://u:p@db:5432/superset',
+      // k8s.yaml turns ZooKeeper auth on and takes the secret from the environment (a Kubernetes Secret).
+      ...(name === 'k8s.yaml' ? { SHA_ZOOKEEPER__AUTH__SECRET: 'a-secret-from-the-environment' } : {}),
+    });
     expect(c.replica.id).toMatch(/^[a-z]/);
     expect(c.metadataDb?.url).toMatch(/^postgresql:/);
   });

@@ -14,8 +14,14 @@ describe('Kubernetes manifests', () => {
       SHA_REPLICA__ID: 'superset-7d9f-abcde',
       SHA_REPLICA__URL: 'http://10.1.2.3:8088',
       SHA_METADATADB__URL: 'postgresql://superset:x@db:5432/superset',
+      SHA_ZOOKEEPER__AUTH__SECRET: 'from-the-secret-superset-ha-zookeeper',
     });
     expect(c.replica.url).toBe('http://10.1.2.3:8088');
+    // Secure by default: authenticated, and only pod-network upstreams.
+    expect(c.zookeeper.auth?.user).toBe('superset-ha');
+    expect(c.proxy.allowedUpstreams).toContain('10.0.0.0/8');
+    const deploy = docs('superset.yaml').find((d) => d.kind === 'Deployment')!;
+    expect(JSON.stringify(deploy)).toContain('"name":"SHA_ZOOKEEPER__AUTH__SECRET","valueFrom":{"secretKeyRef":{"name":"superset-ha-zookeeper","key":"secret"}}');
     expect(c.proxy.upstreamKeepAliveMs).toBeLessThan(2000); // gunicorn --keep-alive 2 in superset.yaml
   });
 

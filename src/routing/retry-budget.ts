@@ -6,8 +6,8 @@
  * Counts are kept in one-second buckets in a ring, so the hot path is O(1) and allocation-free.
  */
 export class RetryBudget {
-  readonly #ratio: number;
-  readonly #floor: number;
+  #ratio: number;
+  #floor: number;
   readonly #buckets: number;
   readonly #requests: Float64Array;
   readonly #retries: Float64Array;
@@ -23,6 +23,12 @@ export class RetryBudget {
     this.#requests = new Float64Array(this.#buckets);
     this.#retries = new Float64Array(this.#buckets);
     this.#now = now;
+  }
+
+  /** New ratio and floor from the shared runtime config; the window (and its counts) stay. */
+  reconfigure(opts: { ratio: number; minPerSec: number }): void {
+    this.#ratio = opts.ratio;
+    this.#floor = opts.minPerSec * this.#buckets;
   }
 
   /** Counts an incoming client request. */

@@ -41,6 +41,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   readonly #reconciler: Reconciler;
   #healthy = false;
   #draining = false;
+  #maintenance = false;
   #registered = false;
   #started = false;
   #dirReady: string | undefined; // session id for which the parent directory is known to exist
@@ -88,6 +89,13 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     this.#reconciler.kick();
   }
 
+  /** Maintenance from the shared runtime config: deregistered while on, without a restart; reversible. */
+  setMaintenance(on: boolean): void {
+    if (on === this.#maintenance) return;
+    this.#maintenance = on;
+    this.#reconciler.kick();
+  }
+
   /** Deregisters for good (shutdown or admin drain) and resolves once the node is gone or we gave up trying. */
   async drain(timeoutMs: number): Promise<boolean> {
     this.#draining = true;
@@ -130,7 +138,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   async #reconcile(): Promise<void> {
     const state = this.#zk.state;
     if (state.kind !== 'connected') return; // the next `connected` event runs us again
-    const want = this.#healthy && !this.#draining;
+    const want = this.#healthy && !this.#draining && !this.#maintenance;
     const stat = await this.#zk.exists(this.#path);
     const ours = stat !== null && stat.ephemeralOwner === state.sessionId;
 
@@ -171,9 +179,9 @@ export class Registration extends EventEmitter<RegistrationEvents> {
       } catch (err) {
         if (!isSidecarError(err, ErrorCode.ZK_NO_NODE)) throw err;
       }
-      this.#setRegistered(false, this.#draining ? 'draining' : 'unhealthy');
+      this.#setRegistered(false, this.#why());
     } else {
-      this.#setRegistered(false, this.#draining ? 'draining' : 'unhealthy');
+      this.#setRegistered(false, this.#why());
     }
   }
 
@@ -187,6 +195,10 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     return new SidecarError(ErrorCode.ZK_NODE_OWNED_ELSEWHERE, `znode ${this.#path} is held by another session`, {
       details: { path: this.#path, ...(owner === undefined ? {} : { owner }) },
     });
+  }
+
+  #why(): string {
+    return this.#draining ? 'draining' : this.#maintenance ? 'maintenance' : 'unhealthy';
   }
 
   #setRegistered(registered: boolean, reason: string): void {

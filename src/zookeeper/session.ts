@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import * as zookeeper from 'node-zookeeper-client';
 import { backoffDelay, sleep, type BackoffPolicy } from '../backoff.ts';
 import { ErrorCode, SidecarError } from '../errors.ts';
+import { aclPolicy, buildAcl, buildParentAcl, type AclEntry, type AclPolicy } from './acl.ts';
+import type { ZkAuth } from './auth-schema.ts';
 import { LivenessProbe } from './liveness-probe.ts';
 import { toSidecarError, withDeadline } from './zk-errors.ts';
 import type { NodeStat, SessionState, ZkApi, ZkEvents, ZkWatcher } from './api.ts';
@@ -14,6 +16,10 @@ export interface ZkSessionOptions {
   readonly probeIntervalMs: number;
   readonly probeTimeoutMs: number;
   readonly retry: BackoffPolicy;
+  /** Digest credentials, sent on every connection of every session; nodes we create get the ACL they imply. */
+  readonly auth?: ZkAuth | undefined;
+  /** The cluster's root: mkdirp gives nodes above it an ACL that lets other clusters create their roots. */
+  readonly root?: string | undefined;
 }
 
 // The library's ConnectionManager is not in its type definitions. The watchdog needs its socket to drop a
@@ -39,15 +45,26 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
   readonly #abort = new AbortController();
   #suspectTimer: NodeJS.Timeout | undefined;
   readonly #probe: LivenessProbe;
+  readonly #policy: AclPolicy;
+  readonly #acl: zookeeper.ACL[];
+  readonly #parentAcl: zookeeper.ACL[];
 
   constructor(opts: ZkSessionOptions) {
     super();
     this.#opts = opts;
+    this.#policy = aclPolicy(opts.auth);
+    this.#acl = buildAcl(this.#policy).map(toLibraryAcl);
+    this.#parentAcl = buildParentAcl(this.#policy).map(toLibraryAcl);
     this.#probe = new LivenessProbe({ intervalMs: opts.probeIntervalMs, timeoutMs: opts.probeTimeoutMs });
   }
 
   get state(): SessionState {
     return this.#state;
+  }
+
+  /** The ACL policy every node this session creates follows. */
+  get aclPolicy(): AclPolicy {
+    return this.#policy;
   }
 
   /** Starts establishing a session in the background; never blocks start-up on ZooKeeper. */
@@ -92,6 +109,10 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
         retries: 0,
       });
       this.#client = client;
+      // Every new library client (a new session after expiry too) must authenticate again; the library then
+      // re-sends the credentials itself on each reconnection of that session.
+      const auth = this.#opts.auth;
+      if (auth !== undefined) client.addAuthInfo('digest', Buffer.from(`${auth.user}:${auth.secret.reveal()}`));
       this.#setState({ kind: 'connecting' });
       const connected = new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), this.#opts.connectTimeoutMs);
@@ -157,7 +178,7 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
         this.emit('expired', { sessionId });
         void this.#establish(true);
       } else if (state === zookeeper.State.AUTH_FAILED) {
-        this.emit('error', new SidecarError(ErrorCode.ZK_ERROR, 'ZooKeeper authentication failed'));
+        this.emit('error', new SidecarError(ErrorCode.ZK_AUTH_FAILED, 'ZooKeeper authentication failed'));
       }
     });
   }
@@ -204,7 +225,7 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
 
   create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent'): Promise<string> {
     const m = mode === 'ephemeral' ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT;
-    return this.#call(path, (c, done) => c.create(path, data, m, (e, p) => done(e, p)));
+    return this.#call(path, (c, done) => c.create(path, data, this.#acl, m, (e, p) => done(e, p)));
   }
 
   remove(path: string, version = -1): Promise<void> {
@@ -215,8 +236,9 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
     return this.#call(path, (c, done) => c.setData(path, data, version, (e, s) => done(e, e ? undefined : toStat(s))));
   }
 
-  exists(path: string): Promise<NodeStat | null> {
-    return this.#call(path, (c, done) => c.exists(path, (e, s) => done(e, e ? undefined : s ? toStat(s) : null)));
+  exists(path: string, watcher?: ZkWatcher): Promise<NodeStat | null> {
+    const cb = (done: (err: unknown, value?: NodeStat | null) => void) => (e: unknown, s: zookeeper.Stat | undefined) => done(e, e ? undefined : s ? toStat(s) : null);
+    return this.#call(path, (c, done) => (watcher === undefined ? c.exists(path, cb(done)) : c.exists(path, libraryWatcher(watcher), cb(done))));
   }
 
   getData(path: string, watcher?: ZkWatcher): Promise<{ data: Buffer; stat: NodeStat }> {
@@ -228,6 +250,17 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
     );
   }
 
+  getACL(path: string): Promise<{ acl: AclEntry[]; aversion: number }> {
+    return this.#call(path, (c, done) =>
+      c.getACL(path, (e, acls, s) => done(e, e ? undefined : { acl: acls.map(fromLibraryAcl), aversion: (s as zookeeper.Stat & { aversion: number }).aversion })),
+    );
+  }
+
+  /** Replaces a node's ACL; `aversion` (the ACL's version, -1 for any) makes it a compare-and-set. */
+  setACL(path: string, acl: readonly AclEntry[], aversion = -1): Promise<void> {
+    return this.#call(path, (c, done) => c.setACL(path, acl.map(toLibraryAcl), aversion, (e) => done(e)));
+  }
+
   getChildren(path: string, watcher?: ZkWatcher): Promise<string[]> {
     return this.#call(path, (c, done) =>
       watcher === undefined
@@ -236,8 +269,24 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
     );
   }
 
-  mkdirp(path: string): Promise<void> {
-    return this.#call(path, (c, done) => c.mkdirp(path, (e) => done(e)));
+  /**
+   * Creates `path` and its missing parents, each with the ACL it should carry (the library's mkdirp gives every
+   * level the same ACL). Looks before creating: on a parent we may not create in, create answers NoAuth even
+   * when the node exists.
+   */
+  async mkdirp(path: string): Promise<void> {
+    const root = this.#opts.root;
+    const segments = path.split('/').filter((x) => x !== '');
+    for (let i = 1; i <= segments.length; i++) {
+      const p = `/${segments.slice(0, i).join('/')}`;
+      if ((await this.exists(p)) !== null) continue;
+      const acl = root !== undefined && root.startsWith(`${p}/`) ? this.#parentAcl : this.#acl;
+      try {
+        await this.#call(p, (c, done) => c.create(p, Buffer.alloc(0), acl, zookeeper.CreateMode.PERSISTENT, (e) => done(e)));
+      } catch (err) {
+        if (!(err instanceof SidecarError && err.code === ErrorCode.ZK_NODE_EXISTS)) throw err;
+      }
+    }
   }
 }
 
@@ -251,6 +300,15 @@ function libraryWatcher(watcher: ZkWatcher): (ev: zookeeper.Event) => void {
     libraryWatchers.set(watcher, fn);
   }
   return fn;
+}
+
+function toLibraryAcl(a: AclEntry): zookeeper.ACL {
+  return new zookeeper.ACL(a.perms, new zookeeper.Id(a.scheme, a.id));
+}
+
+function fromLibraryAcl(a: zookeeper.ACL): AclEntry {
+  // The type definitions call the field `perms`; the library's ACL object names it `permission`.
+  return { perms: (a as unknown as { permission: number }).permission, scheme: a.id.scheme, id: a.id.id };
 }
 
 function toStat(s: zookeeper.Stat): NodeStat {

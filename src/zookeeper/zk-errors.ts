@@ -9,6 +9,8 @@ const byLibraryCode = new Map<number, ErrorCode>([
   [zookeeper.Exception.CONNECTION_LOSS, ErrorCode.ZK_CONNECTION_LOSS],
   [zookeeper.Exception.SESSION_EXPIRED, ErrorCode.ZK_SESSION_EXPIRED],
   [zookeeper.Exception.OPERATION_TIMEOUT, ErrorCode.ZK_OP_TIMEOUT],
+  [zookeeper.Exception.NO_AUTH, ErrorCode.ZK_NO_AUTH],
+  [zookeeper.Exception.AUTH_FAILED, ErrorCode.ZK_AUTH_FAILED],
 ]);
 
 export function toSidecarError(err: unknown, path: string): SidecarError {
