@@ -8,6 +8,7 @@ import type { RetryReason } from '../routing/retry-policy.ts';
 import { classifyRoute, type RouteClass } from '../routing/route-table.ts';
 import type { RescueReason, RoutingTable } from '../routing/upstreams.ts';
 import { NO_BODY, hasBody, readRequestBody } from './body.ts';
+import { wasCutOff } from './body-guard.ts';
 import { Exchange, type LastFailure } from './exchange.ts';
 import type { ForwardRequest } from './forward.ts';
 import { upstreamRequestHeaders } from './headers.ts';
@@ -118,7 +119,8 @@ export class Proxy extends EventEmitter<ProxyEvents> implements ProxyCore {
       try {
         body = await readRequestBody(req, this.opts.maxReplayBodyBytes);
       } catch {
-        this.emit('clientAbort', route, 'request'); // broke off while sending its body: nobody to answer
+        // Broke off while sending its body (nobody to answer), unless the body guard cut it and answered 408.
+        if (!wasCutOff(res)) this.emit('clientAbort', route, 'request');
         return;
       }
     }

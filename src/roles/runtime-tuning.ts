@@ -67,8 +67,10 @@ export class RuntimeTuning {
     const out: ReplicaPayload[] = [];
     for (const r of replicas) {
       const o = per[r.id];
-      if (o?.maintenance === true) continue;
-      out.push(o?.weight !== undefined && o.weight !== r.weight ? { ...r, weight: o.weight } : r);
+      // Maintenance is a drain without a restart: no new requests, but those in flight there finish (a replica
+      // simply dropped from the set would count as failed and have them moved).
+      if (o?.maintenance === true) out.push({ ...r, state: 'draining' });
+      else out.push(o?.weight !== undefined && o.weight !== r.weight ? { ...r, weight: o.weight } : r);
     }
     return out;
   }

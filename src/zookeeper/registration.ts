@@ -155,6 +155,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
         if (isSidecarError(err, ErrorCode.ZK_NODE_EXISTS)) throw this.#ownedElsewhere(); // raced; re-check later
         throw err;
       }
+      this.#removeNotBefore = undefined;
       this.#setRegistered(true, 'healthy');
     } else if (want && ours) {
       this.#setRegistered(true, 'healthy');
@@ -163,7 +164,8 @@ export class Registration extends EventEmitter<RegistrationEvents> {
       // a second replica misconfigured with the same id. Never delete it; retry until it goes away.
       throw this.#ownedElsewhere(stat.ephemeralOwner);
     } else if (!want && ours) {
-      if (this.#draining && this.#opts.drainAnnounceMs > 0) {
+      // A drain or maintenance is announced (payload marked) before the node goes: routers let it finish.
+      if ((this.#draining || this.#maintenance) && this.#opts.drainAnnounceMs > 0) {
         if (this.#removeNotBefore === undefined) {
           await this.#zk.setData(this.#path, this.#drainingData, stat.version);
           this.#removeNotBefore = Date.now() + this.#opts.drainAnnounceMs;

@@ -51,7 +51,8 @@ describe('RuntimeTuning', () => {
 
     const r = (id: string) => ({ id, url: `http://10.0.0.1/${id}`, zone: 'z', weight: 100, version: 'v', startedAt: new Date(0).toISOString() });
     t.apply({ schemaVersion: 1, replicas: { a: { maintenance: true }, b: { weight: 7 } }, retry: { maxAttempts: 1, budgetRatio: 0.5 }, hedge: { routes: ['idempotent'] }, outlier: { consecutiveFailures: 2, maxEjectedPercent: 10 } });
-    expect(t.overlay([r('a'), r('b'), r('c')]).map((x) => `${x.id}:${x.weight}`)).toEqual(['b:7', 'c:100']);
+    // In maintenance: drained (no new requests, those in flight finish), not dropped as if it had failed.
+    expect(t.overlay([r('a'), r('b'), r('c')]).map((x) => `${x.id}:${x.weight}:${x.state ?? 'serving'}`)).toEqual(['a:100:draining', 'b:7:serving', 'c:100:serving']);
     expect(t.maintenance).toEqual(['a']);
     expect(proxy.maxAttempts).toBe(1);
     expect(proxy.hedge).toEqual({ routes: ['idempotent'], delayMs: 1000 });
