@@ -90,7 +90,8 @@ const now = (): number => performance.now() - t0;
 const timeline: Timeline = { rate, seconds, stopAtMs: null, contAtMs: null };
 
 async function one_request(peer: Peer, i: number): Promise<void> {
-  const url = `${peer.urls[i % peer.urls.length]}/data.json?peer=${peer.name}&i=${i}`;
+  const entry = peer.urls[i % peer.urls.length] ?? '';
+  const url = `${entry}/data.json?peer=${encodeURIComponent(peer.name)}&i=${i}`;
   const start = now();
   let status = 0;
   let backend = '';
@@ -104,7 +105,7 @@ async function one_request(peer: Peer, i: number): Promise<void> {
   } catch (err) {
     error = (err as { code?: string }).code ?? (err as Error).name;
   }
-  samples.push({ peer: peer.name, i, startMs: start, latencyMs: now() - start, status, backend, error });
+  samples.push({ peer: peer.name, entry: new URL(entry).port, i, startMs: start, latencyMs: now() - start, status, backend, error });
 }
 
 const inflight: Promise<void>[] = [];
@@ -135,8 +136,8 @@ await Promise.all(inflight);
 await Promise.all(peers.map((p) => p.agent.close()));
 
 samples.sort((a, b) => a.startMs - b.startMs);
-const csv = ['peer,i,start_ms,latency_ms,status,backend,error'];
-for (const s of samples) csv.push(`${s.peer},${s.i},${s.startMs.toFixed(1)},${s.latencyMs.toFixed(1)},${s.status},${s.backend},${s.error}`);
+const csv = ['peer,entry,i,start_ms,latency_ms,status,backend,error'];
+for (const s of samples) csv.push(`${s.peer},${s.entry},${s.i},${s.startMs.toFixed(1)},${s.latencyMs.toFixed(1)},${s.status},${s.backend},${s.error}`);
 writeFileSync(`${outDir}/requests.csv`, `${csv.join('\n')}\n`);
 writeFileSync(`${outDir}/timeline.json`, `${JSON.stringify(timeline)}\n`);
 process.stdout.write(report(samples, timeline, peers.map((p) => p.name)));

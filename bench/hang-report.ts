@@ -3,6 +3,8 @@
 
 export interface Sample {
   readonly peer: string;
+  /** The port the request was sent to (which sidecar, for a peer spread over several). */
+  readonly entry: string;
   readonly i: number;
   readonly startMs: number;
   readonly latencyMs: number;
@@ -61,11 +63,23 @@ export function report(samples: readonly Sample[], t: Timeline, peers: readonly 
     }
     lines.push(row(peer, 'overall', mine));
   }
+  // Where the slow requests went in and which backend answered them: tells rescued ones (answered by the
+  // backend that did not hang) from those that waited for the hung one.
+  const where: string[] = [];
+  for (const peer of peers) {
+    const slow = samples.filter((s) => s.peer === peer && s.latencyMs > 2000);
+    const by = new Map<string, number>();
+    for (const s of slow) {
+      const k = `via :${s.entry}, answered by ${s.backend || 'none'}`;
+      by.set(k, (by.get(k) ?? 0) + 1);
+    }
+    if (slow.length > 0) where.push(`* ${peer}, requests > 2 s: ${[...by].map(([k, n]) => `${n} ${k}`).join('; ')}.`);
+  }
   const when =
     stop !== null && cont !== null
       ? `SIGSTOP at ${(stop / 1000).toFixed(2)} s, SIGCONT at ${(cont / 1000).toFixed(2)} s (${((cont - stop) / 1000).toFixed(1)} s)`
       : 'no hang';
-  return `${lines.join('\n')}\n\n${t.rate} GET/s per peer for ${t.seconds} s, open loop; ${when}.\n`;
+  return `${lines.join('\n')}\n\n${t.rate} GET/s per peer for ${t.seconds} s, open loop; ${when}.\n\n${where.join('\n')}\n`;
 }
 
 if (import.meta.main) {
@@ -78,8 +92,8 @@ if (import.meta.main) {
   const t = JSON.parse(readFileSync(`${dir}/timeline.json`, 'utf8')) as Timeline;
   const rows = readFileSync(`${dir}/requests.csv`, 'utf8').trim().split('\n').slice(1);
   const samples = rows.map((l): Sample => {
-    const [peer = '', i, start, lat, status, backend = '', error = ''] = l.split(',');
-    return { peer, i: Number(i), startMs: Number(start), latencyMs: Number(lat), status: Number(status), backend, error };
+    const [peer = '', entry = '', i, start, lat, status, backend = '', error = ''] = l.split(',');
+    return { peer, entry, i: Number(i), startMs: Number(start), latencyMs: Number(lat), status: Number(status), backend, error };
   });
   process.stdout.write(report(samples, t, [...new Set(samples.map((s) => s.peer))]));
 }
