@@ -285,7 +285,8 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 # Rescues as the sidecars counted them (the metric exists from the rescue change on).
 rescued=""
 for admin in "${SIDECAR_ADMINS[@]}"; do
-  n=$(curl -s --max-time 2 "$admin/metrics" | awk '/^superset_ha_rescued_requests_total/ {s += $NF} END {print s + 0}')
+  curl -s --max-time 2 "$admin/metrics" >"$WORK/metrics-${admin##*:}.txt" || true
+  n=$(awk '/^superset_ha_rescued_requests_total/ {s += $NF} END {print s + 0}' "$WORK/metrics-${admin##*:}.txt")
   rescued+="${rescued:+, }${admin##*:}: $n"
 done
 
@@ -300,7 +301,7 @@ REPORT="$OUT/hang-$TS.md"
   echo
   echo "Rescued requests counted by the sidecars (admin port: superset_ha_rescued_requests_total): $rescued."
   echo "\"during the hang\": requests in flight at any moment between SIGSTOP and SIGCONT. Errors: any answer but 200."
-  echo "Raw: ${WORK#"$REPO"/}/requests.csv."
+  echo "Raw: ${WORK#"$REPO"/}/requests.csv; the sidecars' logs and final metrics beside it."
 } >"$REPORT"
 cat "$REPORT"
 log "report saved to ${REPORT#"$REPO"/}"
