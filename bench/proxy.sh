@@ -17,7 +17,7 @@
 #   BENCH_PROXY_CPU [0]     core for the proxy under test
 #   BENCH_LOAD_CPU [1]      core for wrk, the backends and the bench's helpers
 #   BENCH_DIRECT_C1_CPU [= BENCH_PROXY_CPU]  core for the backend during the direct row's 1-connection
-#                           runs, the reference of "added p50": as in notes/proxy-baselines.md, the proxy's
+#                           runs, the reference of "added p50": as in our earlier baselines, the proxy's
 #                           core, so the reference request crosses cores like a proxied one's first hop
 #                           (with wrk and nginx on one core it would be an unrealistic ~0.02 ms)
 #   BENCH_NOISE_PCT [5]     a measured run during which processes outside the bench used more than this

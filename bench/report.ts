@@ -163,7 +163,7 @@ export function buildReport(dir: string): string {
     `Loopback; 2 nginx backends (1 worker each, ${meta.get('body_bytes') ?? '?'} B JSON, keep-alive); round robin over both. ` +
       `wrk and the backends on core ${load}, the proxy on core ${meta.get('proxy_cpu') ?? '?'}; for the direct row's ` +
       `1-connection runs (the reference of "added p50") the backend is on core ${directC1}` +
-      `${directC1 === meta.get('proxy_cpu') ? " (the proxy's, as in notes/proxy-baselines.md)" : ''}. ` +
+      `${directC1 === meta.get('proxy_cpu') ? " (the proxy's, so the reference request crosses cores like a proxied one)" : ''}. ` +
       `Each figure is the median of ${runs} run(s) of ${secs} s, ${warm === '0' ? 'without warm-up' : `each after a ${warm} s warm-up`}; ` +
       `wrk \`-t1 -c50\` and \`-t1 -c1\`, both with \`--latency\`.`,
   );

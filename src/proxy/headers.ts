@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 
 // RFC 9110 §7.6.1: connection-specific headers are for one hop only. reply-from was seen passing the
-// backend's connection/keep-alive through (notes/proxy-baselines.md); we strip them both ways.
+// backend's connection/keep-alive through in our baseline measurements; we strip them both ways.
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
