@@ -27,8 +27,11 @@ export interface ZkEvents {
   state: [SessionState];
   /** A session was established; `renewed` when it replaces an expired one (ephemerals must be re-created). */
   session: [{ sessionId: string; renewed: boolean }];
-  /** Every (re)connection, including to another server with the same session. */
-  connected: [{ sessionId: string }];
+  /**
+   * Every (re)connection, including to another server with the same session. `timeoutMs`: the session timeout
+   * the ensemble negotiated (it may differ from the one asked for).
+   */
+  connected: [{ sessionId: string; timeoutMs?: number }];
   expired: [{ sessionId: string }];
   connectTimeout: [SidecarError];
   probe: [{ ok: boolean; ms: number; error?: SidecarError }];
@@ -38,10 +41,12 @@ export interface ZkEvents {
 /** The narrow surface registration and membership use; tests may supply their own. */
 export interface ZkApi extends EventEmitter<ZkEvents> {
   readonly state: SessionState;
-  create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent'): Promise<string>;
+  /** Resolves to the created path (with the sequence suffix for 'ephemeral_sequential'). */
+  create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent' | 'ephemeral_sequential'): Promise<string>;
   remove(path: string, version?: number): Promise<void>;
   setData(path: string, data: Buffer, version?: number): Promise<NodeStat>;
-  exists(path: string): Promise<NodeStat | null>;
+  /** With a watcher: fires once when the node is created, deleted or changed (election watches its predecessor). */
+  exists(path: string, watcher?: ZkWatcher): Promise<NodeStat | null>;
   /** With a watcher: a one-shot data watch (fires on the node's next data change or deletion). */
   getData(path: string, watcher?: ZkWatcher): Promise<{ data: Buffer; stat: NodeStat }>;
   getChildren(path: string, watcher?: ZkWatcher): Promise<string[]>;

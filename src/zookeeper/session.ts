@@ -155,7 +155,7 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
           announced = true;
           this.emit('session', { sessionId, renewed });
         }
-        this.emit('connected', { sessionId });
+        this.emit('connected', { sessionId, timeoutMs: client.getSessionTimeout() });
         this.#startProbe(client, gen);
       } else if (state === zookeeper.State.DISCONNECTED) {
         const prev = this.#state;
@@ -223,8 +223,9 @@ export class ZkSession extends EventEmitter<ZkEvents> implements ZkApi {
     );
   }
 
-  create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent'): Promise<string> {
-    const m = mode === 'ephemeral' ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT;
+  create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent' | 'ephemeral_sequential'): Promise<string> {
+    const m =
+      mode === 'ephemeral' ? zookeeper.CreateMode.EPHEMERAL : mode === 'persistent' ? zookeeper.CreateMode.PERSISTENT : zookeeper.CreateMode.EPHEMERAL_SEQUENTIAL;
     return this.#call(path, (c, done) => c.create(path, data, this.#acl, m, (e, p) => done(e, p)));
   }
 
