@@ -7,8 +7,10 @@ import { SingletonRunner, type ChildLike, type ProcessOps } from '../../src/sing
 class FakeChild extends EventEmitter implements ChildLike {
   readonly stdout = new PassThrough();
   readonly stderr = new PassThrough();
-  constructor(readonly pid: number) {
+  readonly pid: number;
+  constructor(pid: number) {
     super();
+    this.pid = pid;
   }
   exit(code: number | null, signal: string | null = null): void {
     this.emit('exit', code, signal);

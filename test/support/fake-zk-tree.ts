@@ -177,7 +177,7 @@ export class FakeZkClient extends EventEmitter<ZkEvents> implements ZkApi {
     await Promise.resolve();
   }
 
-  async setData(): Promise<NodeStat> {
-    throw new Error('not used by Election');
+  setData(): Promise<NodeStat> {
+    return Promise.reject(new Error('not used by Election'));
   }
 }
