@@ -17,6 +17,8 @@ import { RoutingTable } from './routing/upstreams.ts';
 import { Membership } from './zookeeper/membership.ts';
 import { Registration } from './zookeeper/registration.ts';
 import { ZkSession } from './zookeeper/session.ts';
+import { ElectorRole } from './roles/elector.ts';
+import { createDependencyCheck } from './health/dependency.ts';
 
 const VERSION = '0.1.0';
 
@@ -35,6 +37,7 @@ export class App {
   readonly table: RoutingTable | undefined;
   readonly proxy: ProxyServer | undefined;
   readonly admin: AdminServer;
+  readonly elector: ElectorRole | undefined;
   readonly #log: Logger;
   #draining = false;
   #closing: Promise<void> | undefined;
@@ -64,6 +67,7 @@ export class App {
     if (config.roles.registrar) {
       const checks: HealthCheck[] = [new SupersetHttpCheck(config.superset.url, config.superset.healthPath)];
       if (config.metadataDb) checks.push(createMetadataDbCheck(config.metadataDb.url, config.health.timeoutMs));
+      for (const dep of config.dependencies) checks.push(createDependencyCheck(dep, config.health.timeoutMs));
       this.monitor = new HealthMonitor(checks, config.health);
       metrics.observeHealth(this.monitor);
       logHealth(this.monitor, log.child({ component: 'health' }));
@@ -140,11 +144,14 @@ export class App {
     }
 
     const logRefused = refusedDrainLogger(log.child({ component: 'admin' }));
+    if (config.roles.elector) this.elector = new ElectorRole(this.session, config, metrics, log.child({ component: 'elector' }));
+
     this.admin = new AdminServer(
       {
         ready: () => this.#ready(),
         replicas: () => this.#replicasView(),
         drain: () => this.#adminDrain(),
+        ...(this.elector ? { leader: () => this.elector!.leader() } : {}),
       },
       metrics,
       {
@@ -176,6 +183,7 @@ export class App {
     this.membership?.start();
     this.registration?.start();
     this.monitor?.start();
+    this.elector?.start();
     await this.proxy?.start();
     await this.admin.start();
     this.#log.info({ event: 'started', admin: this.admin.address, proxy: this.proxy?.address ?? null }, 'superset-ha started');
@@ -190,6 +198,7 @@ export class App {
     this.#draining = true;
     this.proxy?.setDraining();
     this.#log.info({ event: 'draining' }, 'draining: deregistering this replica');
+    await this.elector?.drain();
     if (this.registration) {
       const gone = await this.registration.drain(this.config.shutdown.drainTimeoutMs);
       if (!gone) this.#log.error({ code: ErrorCode.DRAIN_INCOMPLETE }, 'could not confirm deregistration before the drain deadline; the session close will remove it');
@@ -217,6 +226,7 @@ export class App {
     this.coordination.close();
     await this.table?.close();
     await this.admin.close();
+    await this.elector?.close(); // the command is gone before the session (and our election node) goes
     await this.session.close();
     this.#log.info({ event: 'closed' }, 'superset-ha stopped');
   }
@@ -245,9 +255,11 @@ export class App {
         health: this.monitor?.state ?? null,
         registered: this.registration?.registered ?? null,
         draining: this.#draining,
+        checks: this.monitor?.results.map((r) => ({ check: r.check, ok: r.ok, mode: r.advisory ? 'advisory' : 'required', code: r.error?.code ?? null, at: new Date(r.at).toISOString() })) ?? null,
       },
       session: this.session.state,
       coordination: this.coordination.view(),
+      elector: this.elector?.view() ?? null,
       live: snap ? { replicas: snap.replicas, stale: snap.stale, held: snap.held, readAt: snap.readAt === 0 ? null : new Date(snap.readAt).toISOString() } : null,
       routing: this.table
         ? this.table.upstreams.map((u) => ({

@@ -201,4 +201,36 @@ export const schema = z.strictObject({
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
+  /** The elector role: runs `command` (e.g. Celery beat) only while this sidecar leads the election. */
+  elector: z
+    .strictObject({
+      command: z.array(z.string().min(1)).min(1).optional(),
+      /** SIGTERM to the command's process group, then SIGKILL after this long. */
+      stopTimeoutMs: int(100, 600_000).default(3_000),
+      /** Step down once the last contact with ZooKeeper is this fraction of the session timeout ago. */
+      disconnectFraction: num(0.05, 0.9).default(0.5),
+      restartBaseMs: int(10, 600_000).default(1_000),
+      restartMaxMs: int(10, 3_600_000).default(30_000),
+      /** A command that ran this long restarts from restartBaseMs again after its next exit. */
+      stableMs: int(0, 3_600_000).default(60_000),
+      /** Run it under `setpriv --pdeathsig KILL` so it dies with a SIGKILLed sidecar. */
+      dieWithSidecar: bool().default(true),
+    })
+    .prefault({}),
+  /** Checks beside Superset and the metadata DB: Redis (PING) and analytics data sources (SELECT 1). */
+  dependencies: z
+    .array(
+      z.strictObject({
+        name: z
+          .string()
+          .regex(/^[a-z][a-z0-9_]{0,62}$/, 'must be 1-63 of [a-z0-9_], starting with a letter')
+          .refine((n) => !['superset', 'metadata_db', 'replica'].includes(n), { error: 'is a built-in check name' }),
+        url: z.string().refine((v) => /^(rediss?|postgres|postgresql|mysql):\/\/[^/]+/.test(v) && URL.canParse(v), {
+          error: 'must be a redis://, rediss://, postgresql://, postgres:// or mysql:// URL',
+        }),
+        mode: z.enum(['required', 'advisory']).default('advisory'),
+      }),
+    )
+    .refine((deps) => new Set(deps.map((d) => d.name)).size === deps.length, { error: 'names must be unique' })
+    .default([]),
 });

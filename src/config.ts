@@ -27,6 +27,10 @@ export function parseConfig(input: unknown): Config {
       details: { problems: ['health.timeoutMs: must not exceed health.intervalMs'] },
     });
   }
+  const electorProblem = checkElector(c);
+  if (electorProblem !== undefined) {
+    throw new SidecarError(ErrorCode.CONFIG_INVALID, `invalid config:\n  ${electorProblem}`, { details: { problems: [electorProblem] } });
+  }
   return deepFreeze({
     ...c,
     zookeeper: { ...c.zookeeper, root: c.zookeeper.root ?? `/superset-ha/${c.cluster}` },
@@ -93,6 +97,21 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     throw new SidecarError(ErrorCode.CONFIG_INVALID, `config file ${file} must hold a mapping at the top level`, { details: { file } });
   }
   return parseConfig(merge((data ?? {}) as Record<string, unknown>, envOverrides(env)));
+}
+
+/**
+ * The elected command must be gone before our session can expire and another sidecar can win: stepping down
+ * at disconnectFraction of the timeout, plus the stop deadline, must end before the timeout (invariant 9).
+ */
+function checkElector(c: Parsed): string | undefined {
+  if (!c.roles.elector) return undefined;
+  if (c.elector.command === undefined) return 'elector.command: required when roles.elector is true';
+  const { disconnectFraction, stopTimeoutMs } = c.elector;
+  const T = c.zookeeper.sessionTimeoutMs;
+  if (disconnectFraction * T + stopTimeoutMs >= T) {
+    return `elector.stopTimeoutMs: disconnectFraction × zookeeper.sessionTimeoutMs + stopTimeoutMs (${Math.round(disconnectFraction * T + stopTimeoutMs)} ms) must stay below the session timeout (${T} ms), or the command could still run when another sidecar takes over`;
+  }
+  return undefined;
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {

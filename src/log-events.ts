@@ -7,6 +7,8 @@ import type { RoutingTable } from './routing/upstreams.ts';
 import type { ZkApi } from './zookeeper/api.ts';
 import type { Membership } from './zookeeper/membership.ts';
 import type { Registration } from './zookeeper/registration.ts';
+import type { Election } from './zookeeper/election.ts';
+import type { SingletonRunner } from './singleton/runner.ts';
 
 // One structured line per failure or state change, each with a stable `code` or `event` to query by.
 
@@ -160,4 +162,20 @@ export function logCoordination(c: Coordination, log: Logger): void {
   );
   c.runtime.on('rejected', (error) => log.error(errorFields(error), 'runtime config rejected; keeping the previous one'));
   c.runtime.on('error', ({ error, retryInMs }) => log.warn({ ...errorFields(error), retryInMs }, 'reading the runtime config failed; keeping the previous one'));
+}
+
+export function logElector(e: Election, r: SingletonRunner, log: Logger): void {
+  e.on('leading', ({ leading, reason }) => {
+    if (leading) log.info({ event: 'leader', leading, reason, node: e.node }, 'elected leader: starting the singleton command');
+    else if (reason === 'disconnected') log.warn({ code: ErrorCode.ELECTION_STEPPED_DOWN, leading, reason }, 'disconnected from ZooKeeper too long: stepping down before the session can expire');
+    else log.info({ event: 'leader', leading, reason }, `not leading (${reason})`);
+  });
+  e.on('leader', (leader) => log.info({ event: 'leader_seen', leader }, leader ? `leader is ${leader.id}` : 'no leader known'));
+  e.on('error', ({ error, retryInMs }) => log.warn({ ...errorFields(error), retryInMs }, `election step failed: ${error.message}`));
+  r.on('started', ({ pid, restart }) => log.info({ event: 'singleton_started', pid, restart }, 'singleton command started'));
+  r.on('exited', (x) => log[x.expected ? 'info' : 'warn']({ event: 'singleton_exited', ...x }, x.expected ? 'singleton command stopped' : 'singleton command exited on its own'));
+  r.on('restartScheduled', ({ error, inMs }) => log.warn({ ...errorFields(error), retryInMs: inMs }, `restarting the singleton command in ${inMs} ms`));
+  r.on('killed', ({ error }) => log.error(errorFields(error), error.message));
+  // The child's own lines, one pino line each, so its logs travel with the sidecar's.
+  r.on('output', ({ pid, stream, line }) => log.info({ event: 'singleton_output', pid, stream }, line));
 }

@@ -6,6 +6,8 @@ import type { RoutingTable } from './routing/upstreams.ts';
 import type { SessionState, ZkApi } from './zookeeper/api.ts';
 import type { Membership } from './zookeeper/membership.ts';
 import type { Registration } from './zookeeper/registration.ts';
+import type { Election } from './zookeeper/election.ts';
+import type { SingletonRunner } from './singleton/runner.ts';
 
 const SESSION_STATES = ['connecting', 'connected', 'disconnected', 'suspect', 'closed'] as const;
 
@@ -160,6 +162,28 @@ export class Metrics {
   readonly aclFixed = new Counter({ name: 'superset_ha_zk_acl_fixed_total', help: 'Coordination nodes whose open ACL was rewritten (fixOpenAcls)', registers: [this.#r] });
   readonly zkAuth = new Gauge({ name: 'superset_ha_zk_auth', help: '1 when the sidecar authenticates to ZooKeeper and closes its nodes to others', registers: [this.#r] });
   readonly maintenance = new Gauge({ name: 'superset_ha_maintenance', help: '1 while the runtime config puts this replica in maintenance', registers: [this.#r] });
+  readonly isLeader = new Gauge({ name: 'superset_ha_is_leader', help: '1 while this sidecar leads the election (elector role)', registers: [this.#r] });
+  readonly singletonRunning = new Gauge({
+    name: 'superset_ha_singleton_running',
+    help: '1 while the elected command (e.g. Celery beat) runs here',
+    registers: [this.#r],
+  });
+  readonly singletonRestarts = new Counter({
+    name: 'superset_ha_singleton_restarts_total',
+    help: 'Restarts of the elected command after it exited on its own while leading',
+    registers: [this.#r],
+  });
+  readonly singletonKills = new Counter({
+    name: 'superset_ha_singleton_kills_total',
+    help: 'Stops of the elected command that needed SIGKILL (it outlived SIGTERM for stopTimeoutMs)',
+    registers: [this.#r],
+  });
+  readonly electionErrors = new Counter({
+    name: 'superset_ha_election_errors_total',
+    help: 'Failed election steps (retried with backoff)',
+    labelNames: ['code'],
+    registers: [this.#r],
+  });
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.#r, prefix: 'superset_ha_' });
@@ -254,6 +278,19 @@ export class Metrics {
     });
     c.runtime.on('rejected', () => this.runtimeConfigRejected.inc());
     c.runtime.on('error', ({ error }) => this.runtimeConfigErrors.inc({ code: error.code }));
+  }
+
+  observeElector(e: Election, r: SingletonRunner): void {
+    this.isLeader.set(0);
+    this.singletonRunning.set(0);
+    e.on('leading', ({ leading }) => this.isLeader.set(leading ? 1 : 0));
+    e.on('error', ({ error }) => this.electionErrors.inc({ code: error.code }));
+    r.on('started', ({ restart }) => {
+      this.singletonRunning.set(1);
+      if (restart) this.singletonRestarts.inc();
+    });
+    r.on('exited', () => this.singletonRunning.set(0));
+    r.on('killed', () => this.singletonKills.inc());
   }
 
   #setSession(s: SessionState): void {

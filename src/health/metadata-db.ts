@@ -24,22 +24,28 @@ export interface SqlDriver<C> {
  * gone still says OK. This check runs a real `SELECT 1` over a reused connection, replaced when broken.
  */
 export class MetadataDbCheck<C> implements HealthCheck {
-  readonly name = 'metadata_db';
+  readonly name: string;
+  readonly advisory: boolean;
   readonly #url: string;
   readonly #driver: SqlDriver<C>;
   readonly #timeoutMs: number;
+  readonly #what: string;
   #conn: C | undefined;
 
-  constructor(url: string, driver: SqlDriver<C>, timeoutMs: number) {
+  /** `name`/`what`: the same check serves analytics data sources (dependencies), named after them. */
+  constructor(url: string, driver: SqlDriver<C>, timeoutMs: number, opts: { name?: string; what?: string; advisory?: boolean } = {}) {
     this.#url = url;
     this.#driver = driver;
     this.#timeoutMs = timeoutMs;
+    this.name = opts.name ?? 'metadata_db';
+    this.#what = opts.what ?? 'the metadata DB';
+    this.advisory = opts.advisory ?? false;
   }
 
   async run(signal: AbortSignal): Promise<void> {
     const started = Date.now();
     const aborted = new Promise<never>((_, reject) => {
-      const onAbort = () => reject(new SidecarError(ErrorCode.HEALTH_TIMEOUT, 'metadata DB check timed out', { details: this.#details() }));
+      const onAbort = () => reject(new SidecarError(ErrorCode.HEALTH_TIMEOUT, `${this.name} check timed out`, { details: this.#details() }));
       if (signal.aborted) onAbort();
       else signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -63,11 +69,11 @@ export class MetadataDbCheck<C> implements HealthCheck {
       this.#discard();
       if (err instanceof SidecarError) throw err;
       if (this.#driver.isAuthError(err)) {
-        throw new SidecarError(ErrorCode.HEALTH_DB_AUTH, 'metadata DB refused the credentials', { cause: err, details: this.#details() });
+        throw new SidecarError(ErrorCode.HEALTH_DB_AUTH, `${this.#what} refused the credentials`, { cause: err, details: this.#details() });
       }
       throw new SidecarError(
         phase === 'connect' ? ErrorCode.HEALTH_DB_UNREACHABLE : ErrorCode.HEALTH_DB_QUERY,
-        phase === 'connect' ? 'cannot connect to the metadata DB' : 'SELECT 1 on the metadata DB failed',
+        phase === 'connect' ? `cannot connect to ${this.#what}` : `SELECT 1 on ${this.#what} failed`,
         { cause: err, details: this.#details() },
       );
     }
@@ -84,16 +90,16 @@ export class MetadataDbCheck<C> implements HealthCheck {
   }
 
   #details(): Record<string, unknown> {
-    return { db: redactUrl(this.#url) };
+    return { check: this.name, db: redactUrl(this.#url) };
   }
 }
 
-export function createMetadataDbCheck(url: string, timeoutMs: number): HealthCheck {
+export function createMetadataDbCheck(url: string, timeoutMs: number, opts: { name?: string; what?: string; advisory?: boolean } = {}): HealthCheck {
   const scheme = new URL(url).protocol;
   // Loaded on first use: pg and mysql2 cost 10 and 24 MiB of RSS at import, and a router-only sidecar, or
   // a registrar without this check, never needs them.
   return scheme === 'mysql:'
-    ? new MetadataDbCheck(url, new LazyDriver(async () => (await import('./mysql-driver.ts')).mysqlDriver), timeoutMs)
+    ? new MetadataDbCheck(url, new LazyDriver(async () => (await import('./mysql-driver.ts')).mysqlDriver), timeoutMs, opts)
     : new MetadataDbCheck(url, new LazyDriver(async () => (await import('./postgres-driver.ts')).postgresDriver), timeoutMs);
 }
 

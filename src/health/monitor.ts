@@ -11,6 +11,7 @@ export interface CheckResult {
   readonly check: string;
   readonly ok: boolean;
   readonly ms: number;
+  readonly advisory?: boolean;
   readonly error?: SidecarError;
 }
 
@@ -43,6 +44,7 @@ export class HealthMonitor extends EventEmitter<MonitorEvents> {
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<void> | undefined;
   #running = false;
+  readonly #last = new Map<string, CheckResult & { at: number }>();
 
   constructor(checks: readonly HealthCheck[], opts: MonitorOptions) {
     super();
@@ -52,6 +54,11 @@ export class HealthMonitor extends EventEmitter<MonitorEvents> {
 
   get state(): HealthState {
     return this.#state;
+  }
+
+  /** The latest result of every check, for /replicas (advisory ones are how "warehouse down" shows). */
+  get results(): (CheckResult & { at: number })[] {
+    return [...this.#last.values()];
   }
 
   start(): void {
@@ -71,7 +78,7 @@ export class HealthMonitor extends EventEmitter<MonitorEvents> {
   /** One round of all checks; exposed for tests and for an immediate re-check. */
   async runRound(): Promise<void> {
     const results = await Promise.all(this.#checks.map((c) => this.#runCheck(c)));
-    const failed = results.filter((r) => !r.ok);
+    const failed = results.filter((r) => !r.ok && r.advisory !== true);
     if (failed.length === 0) {
       this.#passes++;
       this.#fails = 0;
@@ -95,11 +102,12 @@ export class HealthMonitor extends EventEmitter<MonitorEvents> {
     let result: CheckResult;
     try {
       await check.run(AbortSignal.timeout(this.#opts.timeoutMs));
-      result = { check: check.name, ok: true, ms: performance.now() - started };
+      result = { check: check.name, ok: true, ms: performance.now() - started, ...(check.advisory ? { advisory: true } : {}) };
     } catch (err) {
       const error = isSidecarError(err) ? err : new SidecarError(ErrorCode.HEALTH_CHECK_FAILED, 'health check threw', { cause: err });
-      result = { check: check.name, ok: false, ms: performance.now() - started, error };
+      result = { check: check.name, ok: false, ms: performance.now() - started, error, ...(check.advisory ? { advisory: true } : {}) };
     }
+    this.#last.set(result.check, { ...result, at: Date.now() });
     this.emit('result', result);
     return result;
   }

@@ -10,6 +10,8 @@ export interface AdminView {
   replicas(): unknown;
   /** Starts the drain-and-exit sequence; returns at once. */
   drain(): void;
+  /** Who leads the election (absent when the elector role is off). */
+  leader?(): Promise<unknown>;
 }
 
 export interface AdminOptions {
@@ -38,6 +40,14 @@ export class AdminServer {
       return reply.code(r.ready ? 200 : 503).send(r);
     });
     this.#app.get('/replicas', (_req, reply) => reply.send(view.replicas()));
+    this.#app.get('/leader', async (_req, reply) => {
+      if (view.leader === undefined) return reply.code(404).send({ error: 'elector role is off on this sidecar' });
+      try {
+        return reply.send(await view.leader());
+      } catch (err) {
+        return reply.code(503).send({ error: (err as { code?: string }).code ?? 'SHA_ZK_ERROR', message: 'cannot read the election from ZooKeeper' });
+      }
+    });
     this.#app.get('/metrics', async (_req, reply) => {
       const body = await metrics.registry.metrics();
       return reply.type(metrics.registry.contentType).send(body);
