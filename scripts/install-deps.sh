@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install (idempotently) the Debian packages the real-parts tests need:
-# a JRE, ZooKeeper, PostgreSQL, plus any extra package names given as args.
+# a JRE, ZooKeeper, PostgreSQL, Redis, plus any extra package names given as args.
 #   scripts/install-deps.sh                 # java + zookeeper + postgresql
 #   scripts/install-deps.sh nginx haproxy   # ... and these too
 # A fast no-op when everything is present. Starts no service: our ZooKeeper
@@ -12,6 +12,8 @@ set -euo pipefail
 ensure_java
 ensure_zookeeper
 ensure_postgres
+# Redis: the Celery broker of the elector tests and the target of the Redis dependency check (scripts/redis.sh).
+apt_install redis-server redis-tools
 if (($# > 0)); then
   apt_install "$@"
 fi

@@ -29,15 +29,18 @@ LOG="$R_DIR/redis.log"
 CONF="$R_DIR/redis.conf"
 LOCK_FILE="$RUN_DIR/redis.lock"
 
-# server_pid: the pid in our pid file if it is a live redis-server started with our config.
+# server_pid: the pid in our pid file if it is a live redis-server working in our data dir (redis rewrites
+# its command line to "redis-server HOST:PORT", so the config path cannot be matched; its cwd is `dir`).
 server_pid() {
-  local pid cmd
+  local pid cmd cwd
   [[ -r "$PID_FILE" ]] || return 1
   { read -r pid <"$PID_FILE"; } 2>/dev/null || return 1
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   is_zombie "$pid" && return 1
   cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-  [[ "$cmd" == *redis-server* && "$cmd" == *"$CONF"* ]] || return 1
+  [[ "$cmd" == *redis-server* ]] || return 1
+  cwd=$(readlink -- "/proc/$pid/cwd" 2>/dev/null) || return 1
+  [[ "$cwd" == "$R_DIR" ]] || return 1
   echo "$pid"
 }
 
@@ -79,11 +82,12 @@ cmd_start() {
     log "starting redis on 127.0.0.1:$PORT ($R_DIR)"
     # setsid: its own session, so a test's process-group signals never reach it; fd 9 (our lock) closed.
     setsid redis-server "$CONF" </dev/null >>"$LOG" 2>&1 9>&- &
-    echo $! >"$PID_FILE"
+    pid=$!
+    echo "$pid" >"$PID_FILE"
   fi
   deadline=$(deadline_ms "$TIMEOUT")
   until pong; do
-    if ! server_pid >/dev/null; then
+    if is_zombie "$pid"; then
       tail -n 20 -- "$LOG" >&2 || true
       die "redis exited during start"
     fi

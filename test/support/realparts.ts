@@ -95,3 +95,20 @@ export const MYSQL_URL: string = `mysql://superset:superset@127.0.0.1:${MYSQL_PO
 export async function mysql(...args: string[]): Promise<string> {
   return run(MYSQL_SCRIPT, args, args[0] === 'start' ? MYSQL_INSTALL_TIMEOUT_MS : TIMEOUT_MS);
 }
+
+// Redis (scripts/redis.sh): the Celery broker of the elector tests and the target of the Redis dependency check.
+const REDIS_SCRIPT = path.join(SCRIPTS_DIR, 'redis.sh');
+const REDIS_PORT = envPort('SHA_REDIS_PORT', 26379);
+
+/** `redis://127.0.0.1:26379/0` by default. */
+export const REDIS_URL: string = `redis://127.0.0.1:${REDIS_PORT}/0`;
+
+/** Run `scripts/redis.sh ...args` (a private Redis server); `start` may install redis-server first. */
+export async function redis(...args: string[]): Promise<string> {
+  return run(REDIS_SCRIPT, args, args[0] === 'start' ? MYSQL_INSTALL_TIMEOUT_MS : TIMEOUT_MS);
+}
+
+/** Run `scripts/redis-py-overlay.sh`: the PYTHONPATH entry that lets the Superset venv's Celery use a Redis broker. */
+export async function redisPyOverlay(): Promise<string> {
+  return run(path.join(SCRIPTS_DIR, 'redis-py-overlay.sh'), [], 10 * 60_000);
+}
