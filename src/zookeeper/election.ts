@@ -57,6 +57,7 @@ export class Election extends EventEmitter<ElectionEvents> {
   #lastContact = 0; // epoch ms of the last exchange the ensemble confirmed
   #timeoutMs: number;
   #graceTimer: NodeJS.Timeout | undefined;
+  readonly #payload: Buffer;
 
   constructor(zk: ZkApi, opts: ElectionOptions) {
     super();
@@ -64,6 +65,7 @@ export class Election extends EventEmitter<ElectionEvents> {
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
     this.#timeoutMs = opts.sessionTimeoutMs;
+    this.#payload = Buffer.from(JSON.stringify({ id: opts.id }));
     this.#reconciler = new Reconciler(
       () => this.#reconcile(),
       opts.retry,
@@ -186,7 +188,7 @@ export class Election extends EventEmitter<ElectionEvents> {
     this.#node = mine[0];
     if (this.#node === undefined) {
       await this.#zk.mkdirp(dir);
-      const created = await this.#zk.create(`${dir}/${PREFIX}${this.#guid}_`, Buffer.from(JSON.stringify({ id: this.#opts.id })), 'ephemeral_sequential');
+      const created = await this.#zk.create(`${dir}/${PREFIX}${this.#guid}_`, this.#payload, 'ephemeral_sequential');
       this.#node = created.slice(dir.length + 1);
       children = sortBySequence([...children.filter((c) => !c.includes(this.#guid)), this.#node]);
     } else {
@@ -195,8 +197,13 @@ export class Election extends EventEmitter<ElectionEvents> {
     const index = children.indexOf(this.#node);
     if (index === 0) {
       // Watch our own node too: if an operator deletes it, we re-enter instead of leading without it.
-      const stat = await this.#zk.exists(`${dir}/${this.#node}`, this.#watch);
+      const path = `${dir}/${this.#node}`;
+      const stat = await this.#zk.exists(path, this.#watch);
       if (stat === null) return this.#reconciler.kick();
+      // Reads may come from a lagging server, and a session that survived a long outage on our side may be
+      // expired by the ensemble a moment later. A write goes through the ZooKeeper leader, which refuses it if
+      // our session or node is gone: once it succeeds, nobody else can win before our session times out again.
+      if (!this.#leading) await this.#zk.setData(path, this.#payload);
       this.#setLeader({ id: this.#opts.id, node: this.#node });
       this.#setLeading(true, 'elected');
       return;

@@ -76,12 +76,12 @@ export class BeatObserver {
   readonly lives = new Map<number, { first: number; last: number }>();
   maxAlive = 0;
   overlaps: { at: number; pids: number[] }[] = [];
-  unknown = new Set<number>();
   readonly #sidecars: SidecarProcess[];
   readonly #marker: string;
   #fast: NodeJS.Timeout | undefined;
   #slow: NodeJS.Timeout | undefined;
   readonly #known = new Set<number>();
+  readonly #scanned = new Set<number>();
 
   constructor(sidecars: SidecarProcess[], marker: string) {
     this.#sidecars = sidecars;
@@ -100,11 +100,21 @@ export class BeatObserver {
   }
 
   alive(): number[] {
-    return [...this.#known].filter(pidAlive);
+    return [...this.#known, ...this.#scanned].filter((p, i, all) => all.indexOf(p) === i && pidAlive(p));
+  }
+
+  /** Beats found in /proc that no sidecar ever reported starting (call after stop()). */
+  unreported(): number[] {
+    this.#readLogs();
+    return [...this.#scanned].filter((p) => !this.#known.has(p));
+  }
+
+  #readLogs(): void {
+    for (const s of this.#sidecars) for (const l of s.logs) if (l.event === 'singleton_started' && typeof l.pid === 'number') this.#known.add(l.pid);
   }
 
   #sample(): void {
-    for (const s of this.#sidecars) for (const l of s.logs) if (l.event === 'singleton_started' && typeof l.pid === 'number') this.#known.add(l.pid);
+    this.#readLogs();
     const now = Date.now();
     const alive = this.alive();
     for (const pid of alive) {
@@ -127,11 +137,8 @@ export class BeatObserver {
       }
       if (!cmd.includes(this.#marker) || !cmd.includes('beat') || cmd.includes('vitest')) continue;
       const pid = Number(name);
-      if (!pidAlive(pid)) continue;
-      if (!this.#known.has(pid)) {
-        this.#sample(); // the logs may just not have been read yet
-        if (!this.#known.has(pid)) this.unknown.add(pid);
-      }
+      // Counted from now on even if its sidecar's log line has not arrived yet (or never will).
+      if (pidAlive(pid)) this.#scanned.add(pid);
     }
   }
 }

@@ -177,7 +177,16 @@ export class FakeZkClient extends EventEmitter<ZkEvents> implements ZkApi {
     await Promise.resolve();
   }
 
-  setData(): Promise<NodeStat> {
-    return Promise.reject(new Error('not used by Election'));
+  /** Counts writes, so a test can see that leadership was confirmed through the (fake) ZooKeeper leader. */
+  writes = 0;
+  async setData(path: string, data: Buffer): Promise<NodeStat> {
+    const session = this.#session();
+    await Promise.resolve();
+    const n = this.#tree.nodes.get(path);
+    if (n === undefined) throw new SidecarError(ErrorCode.ZK_NO_NODE, 'no node');
+    this.writes++;
+    void session;
+    this.#tree.nodes.set(path, { data, owner: n.owner });
+    return this.#stat(path)!;
   }
 }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode, SidecarError } from '../../src/errors.ts';
 import { Election } from '../../src/zookeeper/election.ts';
 import { FakeTree, type FakeZkClient } from '../support/fake-zk-tree.ts';
 
@@ -36,6 +37,7 @@ describe('Election', () => {
       await settle();
     }
     expect(cs.map((c) => c.el.leading)).toEqual([true, false, false]);
+    expect(cs.map((c) => c.zk.writes)).toEqual([1, 0, 0]); // the leader confirmed its claim with one write
     const nodes = cs.map((c) => c.el.node!);
     expect(nodes.every((n) => /^\/t\/election\/n_[0-9a-f-]{36}_\d{10}$/.test(n))).toBe(true);
     // a watches its own node; b watches a's; c watches b's; nobody watches c's: no herd.
@@ -155,6 +157,19 @@ describe('Election', () => {
     cs[0]!.el.close();
     cs[0]!.el.close();
     expect(leaders(cs)).toBe(1);
+  });
+
+  it('does not lead when the confirming write is refused (session expired at the ZooKeeper leader), until one succeeds', async () => {
+    const tree = new FakeTree();
+    const a = candidate(tree, 'a');
+    const refused = vi.spyOn(a.zk, 'setData').mockRejectedValueOnce(new SidecarError(ErrorCode.ZK_SESSION_EXPIRED, 'expired'));
+    const writesWhenLeading: number[] = [];
+    a.el.on('leading', ({ leading }) => leading && writesWhenLeading.push(refused.mock.calls.length));
+    a.zk.connect();
+    await new Promise((r) => setTimeout(r, 30)); // the retry (backoff ≤ 5 ms here)
+    await settle();
+    expect(a.el.leading).toBe(true);
+    expect(writesWhenLeading).toEqual([2]); // led only after the second, successful write
   });
 
   it('never leads while not connected', async () => {
