@@ -190,11 +190,14 @@ export class Election extends EventEmitter<ElectionEvents> {
       await this.#zk.mkdirp(dir);
       const created = await this.#zk.create(`${dir}/${PREFIX}${this.#guid}_`, this.#payload, 'ephemeral_sequential');
       this.#node = created.slice(dir.length + 1);
-      children = sortBySequence([...children.filter((c) => !c.includes(this.#guid)), this.#node]);
+      // Read again: a candidate may have entered between our read and our create with a lower sequence
+      // number; judging from the old list would make two leaders until the next watch fired.
+      children = sortBySequence(await this.#zk.getChildren(dir));
     } else {
       children = children.filter((c) => !mine.slice(1).includes(c));
     }
     const index = children.indexOf(this.#node);
+    if (index < 0) return this.#reconciler.kick(); // gone already (deleted by hand): enter again
     if (index === 0) {
       // Watch our own node too: if an operator deletes it, we re-enter instead of leading without it.
       const path = `${dir}/${this.#node}`;

@@ -86,7 +86,7 @@ describe('elector role: exactly one real Celery beat across three sidecars (real
     console.log(`[measure] steady state: ${n1 - n0} beat messages in ${seconds.toFixed(1)} s (1 s schedule)`);
     expect(n1 - n0).toBeGreaterThanOrEqual(Math.floor(seconds) - 2);
     expect(n1 - n0).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
-  });
+  }, 240_000);
 
   it('leader SIGKILL: its beat dies with it; a new beat starts within about the session timeout', async () => {
     const oldPid = observer.alive()[0]!;
@@ -109,7 +109,7 @@ describe('elector role: exactly one real Celery beat across three sidecars (real
     // The ensemble expires the session within timeout ± one tick (2 s) (notes in docs/); then the successor is woken.
     expect(startMs).toBeGreaterThan(SESSION_TIMEOUT_MS - 2_000);
     expect(startMs).toBeLessThan(SESSION_TIMEOUT_MS + 5_000);
-  });
+  }, 240_000);
 
   it('ZooKeeper leader killed: sessions move to another server, never two beats', async () => {
     const before = observer.alive();
@@ -119,7 +119,7 @@ describe('elector role: exactly one real Celery beat across three sidecars (real
     console.log(`[measure] ZooKeeper leader (server ${killed}) killed: beats alive before ${before.join(',')}, after ${observer.alive().join(',')}`);
     await zk('start');
     await until('one beat running', () => observer.alive().length === 1, 120_000);
-  });
+  }, 240_000);
 
   it('whole ensemble paused past the session timeout: the leader stops its beat before the session can expire; one beat after resume', async () => {
     const [pid] = await until('one beat', () => (observer.alive().length === 1 ? observer.alive() : undefined), 120_000);
@@ -141,7 +141,7 @@ describe('elector role: exactly one real Celery beat across three sidecars (real
     const line = await until('a beat after resume', () => sidecars.map((s) => s.logs.find(started(t1))).find((l) => l !== undefined), 60_000);
     await until('its first tick', async () => (await broker.newestOrigin()) === line.pid, 120_000, 100);
     console.log(`[measure] ensemble resumed → new beat started ${at(line) - t1} ms later`);
-  });
+  }, 240_000);
 
   it('over everything: never two beats (processes) and never two senders interleaved (broker)', async () => {
     await new Promise((r) => setTimeout(r, 3_000));

@@ -172,6 +172,27 @@ describe('Election', () => {
     expect(writesWhenLeading).toEqual([2]); // led only after the second, successful write
   });
 
+  it('does not lead when another candidate entered between its read and its create (re-reads after creating)', async () => {
+    const tree = new FakeTree();
+    const a = candidate(tree, 'a');
+    const read = a.zk.getChildren.bind(a.zk);
+    let first = true;
+    vi.spyOn(a.zk, 'getChildren').mockImplementation(async (path) => {
+      const children = await read(path);
+      if (first) {
+        first = false;
+        // b's create lands right after a's read, with the lower sequence number.
+        tree.put(`${DIR}/n_b_${String(tree.nextSeq(DIR)).padStart(10, '0')}`, Buffer.from('{"id":"b"}'), 'sb');
+      }
+      return children;
+    });
+    a.zk.connect();
+    await settle();
+    expect(a.log).toEqual([]);
+    expect(a.el.leading).toBe(false);
+    expect(a.el.leader).toEqual({ id: 'b', node: 'n_b_0000000000' });
+  });
+
   it('never leads while not connected', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const tree = new FakeTree();
