@@ -32,6 +32,9 @@ export class RedisCheck implements HealthCheck {
     aborted.catch(() => undefined); // handled by the races below
     let phase: 'connect' | 'ping' = 'connect';
     try {
+      // A kept connection that Redis closed (restart, idle kill) is not retried by ioredis here: start afresh,
+      // so a Redis that is down reads as unreachable rather than as a failed command.
+      if (this.#client !== undefined && this.#client.status !== 'ready') this.#discard();
       if (this.#client === undefined) {
         const { Redis } = await import('ioredis');
         const client = new Redis(this.#url, {
