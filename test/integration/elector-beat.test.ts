@@ -106,7 +106,7 @@ describe('elector role: exactly one real Celery beat across three sidecars (real
       `[measure] leader SIGKILL → old beat gone ${diedMs} ms; new beat started ${startMs} ms; its first tick in the broker ${tickMs} ms (session timeout ${SESSION_TIMEOUT_MS} ms)`,
     );
     expect(diedMs).toBeLessThan(2_000); // setpriv --pdeathsig: no orphaned beat beside the next one
-    // The ensemble expires the session within timeout ± one tick (2 s) (notes in docs/); then the successor is woken.
+    // The ensemble expires the session within timeout ± one tick (2 s); then the successor is woken.
     expect(startMs).toBeGreaterThan(SESSION_TIMEOUT_MS - 2_000);
     expect(startMs).toBeLessThan(SESSION_TIMEOUT_MS + 5_000);
   }, 240_000);
