@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BeatObserver, Broker, beatCommand, pidAlive, senderRuns, venvReady, writeBeatConfig } from '../support/beat.ts';
 import { testRoot } from '../support/harness.ts';
-import { ZK_CONNECT, redisPyOverlay, zk } from '../support/realparts.ts';
+import { ZK_CONNECT, redisPyOverlay, superset, zk } from '../support/realparts.ts';
 import { sample, scrape } from '../support/scrape.ts';
 import { SidecarProcess, type LogLine } from '../support/sidecar-process.ts';
 
@@ -33,7 +33,9 @@ describe('elector role: exactly one real Celery beat across three sidecars (real
   let observer: BeatObserver;
 
   beforeAll(async () => {
-    // The Superset venv is built by scripts/superset.sh (the e2e set-up); without it there is no Celery to run.
+    // Celery comes with Superset's venv: build it if this runs before the end-to-end set-up did (a no-op when
+    // it is there; its stamp says when).
+    if (!venvReady()) await superset('install');
     expect(venvReady(), 'the Superset venv (scripts/superset.sh install) must exist').toBe(true);
     const overlay = await redisPyOverlay();
     const config = writeBeatConfig(dir);
@@ -141,6 +143,22 @@ describe('elector role: exactly one real Celery beat across three sidecars (real
     const line = await until('a beat after resume', () => sidecars.map((s) => s.logs.find(started(t1))).find((l) => l !== undefined), 60_000);
     await until('its first tick', async () => (await broker.newestOrigin()) === line.pid, 120_000, 100);
     console.log(`[measure] ensemble resumed → new beat started ${at(line) - t1} ms later`);
+  }, 240_000);
+
+  it('leader SIGTERM (drain): its beat stops first, then the next sidecar takes over at once, not after a session timeout', async () => {
+    const [pid] = await until('one beat', () => (observer.alive().length === 1 ? observer.alive() : undefined), 120_000);
+    const leader = sidecars.find((s) => s.logs.some((l) => l.event === 'singleton_started' && l.pid === pid))!;
+    const t0 = Date.now();
+    leader.signal('SIGTERM');
+    const exited = await until('the old beat to be stopped', () => leader.logs.find((l) => l.event === 'singleton_exited' && l.pid === pid), 10_000);
+    const others = sidecars.filter((s) => s !== leader);
+    const next = await until('the next beat', () => others.map((s) => s.logs.find(started(t0))).find((l) => l !== undefined), 10_000);
+    expect(await leader.exited).toMatchObject({ code: 0 });
+    sidecars.splice(sidecars.indexOf(leader), 1);
+    console.log(`[measure] leader SIGTERM → its beat stopped ${at(exited) - t0} ms; next beat started ${at(next) - t0} ms`);
+    expect(at(next)).toBeGreaterThanOrEqual(at(exited));
+    expect(at(next) - t0).toBeLessThan(SESSION_TIMEOUT_MS / 2);
+    await until('its first tick', async () => (await broker.newestOrigin()) === next.pid, 120_000, 100);
   }, 240_000);
 
   it('over everything: never two beats (processes) and never two senders interleaved (broker)', async () => {
