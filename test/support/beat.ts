@@ -61,6 +61,15 @@ function procState(pid: number): string | undefined {
   }
 }
 
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Alive: exists and is not a zombie (an orphan's zombie may wait long for its reaper). */
 export function pidAlive(pid: number): boolean {
   const s = procState(pid);
@@ -137,6 +146,10 @@ export class BeatObserver {
       }
       if (!cmd.includes(this.#marker) || !cmd.includes('beat') || cmd.includes('vitest')) continue;
       const pid = Number(name);
+      // A beat's own forks (Superset's import runs helpers: fork, then exec) carry its command line for a
+      // moment; they are the same beat, in its process group, not a second one.
+      const ppid = parentOf(pid);
+      if (ppid !== undefined && (this.#known.has(ppid) || this.#scanned.has(ppid))) continue;
       // Counted from now on even if its sidecar's log line has not arrived yet (or never will).
       if (pidAlive(pid)) this.#scanned.add(pid);
     }
