@@ -100,7 +100,7 @@ export function createMetadataDbCheck(url: string, timeoutMs: number, opts: { na
   // a registrar without this check, never needs them.
   return scheme === 'mysql:'
     ? new MetadataDbCheck(url, new LazyDriver(async () => (await import('./mysql-driver.ts')).mysqlDriver), timeoutMs, opts)
-    : new MetadataDbCheck(url, new LazyDriver(async () => (await import('./postgres-driver.ts')).postgresDriver), timeoutMs);
+    : new MetadataDbCheck(url, new LazyDriver(async () => (await import('./postgres-driver.ts')).postgresDriver), timeoutMs, opts);
 }
 
 /** A SqlDriver whose module is imported on the first connect. */

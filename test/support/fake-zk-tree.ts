@@ -8,7 +8,8 @@ import type { NodeStat, SessionState, ZkApi, ZkEvents, ZkWatcher } from '../../s
  * ephemerals go when the "ensemble" expires them.
  */
 export class FakeTree {
-  readonly nodes = new Map<string, { data: Buffer; owner: string }>();
+  readonly nodes = new Map<string, { data: Buffer; owner: string; czxid: number }>();
+  #zxid = 0;
   readonly #seq = new Map<string, number>();
   readonly #watches = new Map<string, Set<{ client: FakeZkClient; w: ZkWatcher }>>();
 
@@ -51,7 +52,7 @@ export class FakeTree {
   }
 
   put(path: string, data: Buffer, owner: string): void {
-    this.nodes.set(path, { data, owner });
+    this.nodes.set(path, { data, owner, czxid: ++this.#zxid });
     this.fire(path, 'NODE_CREATED');
     this.fire(parentOf(path), 'NODE_CHILDREN_CHANGED');
   }
@@ -126,7 +127,7 @@ export class FakeZkClient extends EventEmitter<ZkEvents> implements ZkApi {
 
   #stat(path: string): NodeStat | null {
     const n = this.#tree.nodes.get(path);
-    return n === undefined ? null : { version: 0, ephemeralOwner: n.owner, dataLength: n.data.length };
+    return n === undefined ? null : { version: 0, ephemeralOwner: n.owner, dataLength: n.data.length, czxid: n.czxid.toString(16) };
   }
 
   async create(path: string, data: Buffer, mode: 'ephemeral' | 'persistent' | 'ephemeral_sequential'): Promise<string> {
@@ -186,7 +187,7 @@ export class FakeZkClient extends EventEmitter<ZkEvents> implements ZkApi {
     if (n === undefined) throw new SidecarError(ErrorCode.ZK_NO_NODE, 'no node');
     this.writes++;
     void session;
-    this.#tree.nodes.set(path, { data, owner: n.owner });
+    this.#tree.nodes.set(path, { ...n, data });
     return this.#stat(path)!;
   }
 }
