@@ -1,41 +1,34 @@
 import type { Config } from './config.ts';
 import { ErrorCode, errorFields } from './errors.ts';
 import { redactUrl } from './config.ts';
-import type { HealthCheck } from './health/check.ts';
-import { createMetadataDbCheck } from './health/metadata-db.ts';
-import { HealthMonitor } from './health/monitor.ts';
-import { SupersetHttpCheck } from './health/superset-http.ts';
+import type { HealthMonitor } from './health/monitor.ts';
 import type { Logger } from './log.ts';
-import { logCoordination, logHealth, logMembership, logProxy, logRegistration, logRoutingTable, logSession, refusedDrainLogger } from './log-events.ts';
+import { logCoordination, logSession, refusedDrainLogger } from './log-events.ts';
 import { Metrics } from './metrics.ts';
 import { AdminServer } from './proxy/admin.ts';
-import { Proxy } from './proxy/proxy.ts';
-import { ProxyServer } from './proxy/server.ts';
+import type { ProxyServer } from './proxy/server.ts';
 import { Coordination } from './roles/coordination.ts';
-import { RetryBudget } from './routing/retry-budget.ts';
-import { RoutingTable } from './routing/upstreams.ts';
-import { Membership } from './zookeeper/membership.ts';
-import { Registration } from './zookeeper/registration.ts';
+import type { RoutingTable } from './routing/upstreams.ts';
+import type { Membership } from './zookeeper/membership.ts';
+import type { Registration } from './zookeeper/registration.ts';
 import { ZkSession } from './zookeeper/session.ts';
 import { ElectorRole } from './roles/elector.ts';
-import { createDependencyCheck } from './health/dependency.ts';
+import { RegistrarRole } from './roles/registrar.ts';
+import { RouterRole } from './roles/router.ts';
 
 const VERSION = '0.1.0';
 
 /**
- * Composition root: builds the parts a config asks for, starts them in dependency order and closes them in
- * reverse. Shutdown deregisters first, so routers stop sending here before anything else goes away.
+ * Composition root: builds the roles a config asks for (registrar, router, elector, each in src/roles/, and
+ * the coordination layer they share), starts them in dependency order and closes them in reverse. Shutdown deregisters first, so routers stop sending here before anything else goes away.
  */
 export class App {
   readonly config: Config;
   readonly metrics: Metrics;
   readonly session: ZkSession;
   readonly coordination: Coordination;
-  readonly monitor: HealthMonitor | undefined;
-  readonly registration: Registration | undefined;
-  readonly membership: Membership | undefined;
-  readonly table: RoutingTable | undefined;
-  readonly proxy: ProxyServer | undefined;
+  readonly registrar: RegistrarRole | undefined;
+  readonly router: RouterRole | undefined;
   readonly admin: AdminServer;
   readonly elector: ElectorRole | undefined;
   readonly #log: Logger;
@@ -65,82 +58,11 @@ export class App {
     });
 
     if (config.roles.registrar) {
-      const checks: HealthCheck[] = [new SupersetHttpCheck(config.superset.url, config.superset.healthPath)];
-      if (config.metadataDb) checks.push(createMetadataDbCheck(config.metadataDb.url, config.health.timeoutMs));
-      for (const dep of config.dependencies) checks.push(createDependencyCheck(dep, config.health.timeoutMs));
-      this.monitor = new HealthMonitor(checks, config.health);
-      metrics.observeHealth(this.monitor);
-      logHealth(this.monitor, log.child({ component: 'health' }));
-
-      this.registration = new Registration(this.session, {
-        dir: `${zk.root}/replicas`,
-        payload: {
-          id: config.replica.id,
-          url: config.replica.url,
-          zone: config.replica.zone,
-          weight: config.replica.weight,
-          version: VERSION,
-          startedAt: new Date().toISOString(),
-        },
-        jitterMs: zk.registerJitterMs,
-        drainAnnounceMs: config.shutdown.drainAnnounceMs,
-        retry,
-      });
-      metrics.observeRegistration(this.registration);
-      logRegistration(this.registration, log.child({ component: 'registration' }));
-      const registration = this.registration;
-      this.monitor.on('change', ({ state }) => registration.setHealthy(state.kind === 'healthy'));
-      this.coordination.attachRegistration(registration);
+      this.registrar = new RegistrarRole(this.session, config, metrics, log, VERSION);
+      this.coordination.attachRegistration(this.registrar.registration);
     }
-
     if (config.roles.router) {
-      this.membership = new Membership(this.session, { dir: `${zk.root}/replicas`, retry, settleMs: zk.settleMs ?? zk.sessionTimeoutMs + zk.registerJitterMs, rereadJitterMs: zk.rereadJitterMs });
-      metrics.observeMembership(this.membership);
-      logMembership(this.membership, log.child({ component: 'membership' }));
-      const p = config.proxy;
-      const table = new RoutingTable(this.coordination.tuning.tableOptions({
-        pool: { connections: p.connectionsPerReplica, connectTimeoutMs: p.connectTimeoutMs, keepAliveMs: p.upstreamKeepAliveMs },
-        outlier: p.outlier,
-        maxEjectedPercent: p.outlier.maxEjectedPercent,
-        balance: {
-          zone: config.replica.zone,
-          slowStartMs: p.slowStartMs,
-          localYieldFactor: p.localYieldFactor,
-          ...(p.preferLocal && config.roles.registrar ? { localId: config.replica.id } : {}),
-        },
-      }));
-      this.table = table;
-      this.coordination.route(this.membership, table);
-      // The sidecar beside a replica acts on its own health verdict at once: requests in flight there move
-      // without waiting for the deregistration to go through ZooKeeper (or while ZooKeeper is away).
-      const monitor = this.monitor;
-      if (monitor) monitor.on('change', ({ state }) => table.setDown(config.replica.id, state.kind === 'unhealthy'));
-      metrics.observeRoutingTable(table);
-      logRoutingTable(table, log.child({ component: 'routing' }));
-      const proxy = new Proxy(
-        table,
-        this.coordination.tuning.budget(new RetryBudget({ ratio: p.retry.budgetRatio, minPerSec: p.retry.budgetMinPerSec, windowMs: p.retry.budgetWindowMs })),
-        this.coordination.tuning.proxyOptions({
-          maxAttempts: p.retry.maxAttempts,
-          backoff: { baseMs: p.retry.baseMs, maxMs: p.retry.maxMs },
-          maxReplayBodyBytes: p.maxReplayBodyBytes,
-          holdResponseBytes: p.holdResponseBytes,
-          headersTimeoutMs: p.headersTimeoutMs,
-          bodyTimeoutMs: p.bodyTimeoutMs,
-          retryAfterS: p.retryAfterS,
-          hedge: p.hedge,
-        }),
-      );
-      metrics.observeProxy(proxy);
-      logProxy(proxy, log.child({ component: 'proxy' }));
-      this.proxy = new ProxyServer(proxy, table, {
-        host: p.host,
-        port: p.port,
-        clientKeepAliveMs: p.clientKeepAliveMs,
-        maxHeaderBytes: p.maxHeaderBytes,
-        trustedProxies: p.trustedProxies,
-        clientBody: { timeoutMs: p.clientBodyTimeoutMs, minBytesPerSec: p.clientBodyMinBytesPerSec },
-      });
+      this.router = new RouterRole(this.session, config, metrics, log, this.coordination, this.registrar?.monitor);
     }
 
     const logRefused = refusedDrainLogger(log.child({ component: 'admin' }));
@@ -166,6 +88,22 @@ export class App {
     );
   }
 
+  get monitor(): HealthMonitor | undefined {
+    return this.registrar?.monitor;
+  }
+  get registration(): Registration | undefined {
+    return this.registrar?.registration;
+  }
+  get membership(): Membership | undefined {
+    return this.router?.membership;
+  }
+  get table(): RoutingTable | undefined {
+    return this.router?.table;
+  }
+  get proxy(): ProxyServer | undefined {
+    return this.router?.proxy;
+  }
+
   async start(): Promise<void> {
     this.#log.info(
       {
@@ -180,11 +118,9 @@ export class App {
     );
     this.session.start();
     this.coordination.start();
-    this.membership?.start();
-    this.registration?.start();
-    this.monitor?.start();
+    this.registrar?.start();
     this.elector?.start();
-    await this.proxy?.start();
+    await this.router?.start();
     await this.admin.start();
     this.#log.info({ event: 'started', admin: this.admin.address, proxy: this.proxy?.address ?? null }, 'superset-ha started');
   }
@@ -199,8 +135,8 @@ export class App {
     this.proxy?.setDraining();
     this.#log.info({ event: 'draining' }, 'draining: deregistering this replica');
     await this.elector?.drain();
-    if (this.registration) {
-      const gone = await this.registration.drain(this.config.shutdown.drainTimeoutMs);
+    if (this.registrar) {
+      const gone = await this.registrar.drain(this.config.shutdown.drainTimeoutMs);
       if (!gone) this.#log.error({ code: ErrorCode.DRAIN_INCOMPLETE }, 'could not confirm deregistration before the drain deadline; the session close will remove it');
     }
   }
@@ -218,13 +154,11 @@ export class App {
   async #doClose(): Promise<void> {
     const { drainDelayMs, drainTimeoutMs } = this.config.shutdown;
     await this.drain();
-    if (this.proxy && drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
-    await this.proxy?.close(drainTimeoutMs);
-    await this.monitor?.close();
-    this.registration?.close();
-    this.membership?.close();
+    if (this.router && drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
+    await this.router?.close(drainTimeoutMs);
+    await this.registrar?.close();
     this.coordination.close();
-    await this.table?.close();
+    await this.router?.closeTable();
     await this.admin.close();
     await this.elector?.close(); // the command is gone before the session (and our election node) goes
     await this.session.close();
