@@ -114,6 +114,7 @@ export async function drillMain(argv: string[]): Promise<number> {
     make = httpMix(target, runId, config.run.sqllabShare);
   }
 
+  const metaOf = () => ({ runId, target: target.name, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), rate: r, faultS, interrupted: false });
   const progress = new TtyProgress(process.stdout);
   const results: ScenarioResult[] = [];
   process.stderr.write(`drill ${runId}: ${names.join(', ')} against ${target.name}; faults held ${faultS} s; ${r} requests/s; output in ${out}\n`);
@@ -122,12 +123,14 @@ export async function drillMain(argv: string[]): Promise<number> {
     const res = await runScenario({ target, config, runId, make, signal: abort.signal, progress, faultMs: faultS * 1000, rate: r }, SCENARIOS[name]);
     progress.clear();
     results.push(res);
+    // Written after every scenario, so a drill cut short still leaves its journal and report.
+    await writeOutputs(out, { ...metaOf(), interrupted: abort.signal.aborted }, config, redactedTarget(target), results);
     process.stdout.write(`${res.verdict.status.toUpperCase().padEnd(7)} ${name}: ${res.figures.requests} requests, ${res.figures.clientErrors} errors, ${res.figures.replayedUnsafe ?? '?'} replayed${res.verdict.reasons.length ? ` (${res.verdict.reasons.join('; ')})` : ''}\n`);
   }
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 
-  const meta = { runId, target: target.name, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), rate: r, faultS, interrupted: abort.signal.aborted };
+  const meta = { ...metaOf(), interrupted: abort.signal.aborted };
   const files = await writeOutputs(out, meta, config, redactedTarget(target), results);
   process.stdout.write(`\n${summaryTable(results)}\n\njournal: ${files.json}\nreport:  ${files.html}\n`);
   const status = merge(results.map((x) => x.verdict.status));

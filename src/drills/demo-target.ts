@@ -67,7 +67,8 @@ const target: Target = parseTarget(
       'db.stop': s('scripts/pg.sh', 'stop'),
       'db.start': s('scripts/pg.sh', 'start'),
       'db.status': s('scripts/pg.sh', 'status'),
-      'toxiproxy.start': s('scripts/toxiproxy.sh', 'start'),
+      // The API port the demo was started with, whatever the drill's own environment says.
+      'toxiproxy.start': s('env', `SHA_TOXIPROXY_PORT=${new URL(need('toxiproxy')).port}`, 'scripts/toxiproxy.sh', 'start'),
     },
   },
   'demo',

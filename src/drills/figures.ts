@@ -15,6 +15,13 @@ export interface Figures {
   failed: number;
   indeterminate: number;
   clientErrors: number;
+  /**
+   * Unsafe requests already in flight when the fault landed, answered "may have run" (indeterminate): no proxy
+   * can save those (the replica may have executed them), so the judged error count leaves them out.
+   */
+  inFlightAtFault: number;
+  /** Client errors the verdict judges: clientErrors minus inFlightAtFault. */
+  judgedErrors: number;
   clientErrorPct: number;
   /** Errors before the fault: the baseline was not clean, so errors cannot all be put down to the fault. */
   steadyErrors: number;
@@ -65,11 +72,15 @@ export function computeFigures(args: {
   executions: ExecutionCounts | null;
   shed: number;
   replicaCount: number;
+  /** When the fault was seen to have landed (ms since start); the injection itself takes a moment. */
+  landedAt?: number | undefined;
 }): Figures {
   const { scenario, victim, entries, samples, marks } = args;
   const counted = entries.filter((e) => scenario.counts?.(e, victim) ?? true);
   const failed = counted.filter((e) => e.outcome === 'failed').length;
   const indeterminate = counted.filter((e) => e.outcome === 'indeterminate').length;
+  const landedAt = args.landedAt ?? marks.fault;
+  const inFlightAtFault = counted.filter((e) => e.outcome === 'indeterminate' && UNSAFE_ROUTES.has(e.route) && e.start <= landedAt && e.end >= marks.fault).length;
   const errorCodes: Record<string, number> = {};
   for (const e of counted) if (e.outcome !== 'ok') errorCodes[e.code ?? String(e.status)] = (errorCodes[e.code ?? String(e.status)] ?? 0) + 1;
 
@@ -139,7 +150,9 @@ export function computeFigures(args: {
     failed,
     indeterminate,
     clientErrors: failed + indeterminate,
-    clientErrorPct: counted.length === 0 ? 0 : Math.round(((failed + indeterminate) / counted.length) * 10000) / 100,
+    inFlightAtFault,
+    judgedErrors: failed + indeterminate - inFlightAtFault,
+    clientErrorPct: counted.length === 0 ? 0 : Math.round(((failed + indeterminate - inFlightAtFault) / counted.length) * 10000) / 100,
     steadyErrors: counted.filter((e) => e.phase === 'steady' && e.outcome !== 'ok').length,
     shed: args.shed,
     errorCodes,

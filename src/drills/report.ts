@@ -25,7 +25,9 @@ async function section(r: ScenarioResult): Promise<string> {
   const f = r.figures;
   const fig: [string, string][] = [
     ['requests (counted)', `${f.requests} (${f.counted})`],
-    ['client errors', `${f.clientErrors} (${f.clientErrorPct}%): ${f.failed} failed, ${f.indeterminate} indeterminate`],
+    ['client errors', `${f.clientErrors}: ${f.failed} failed, ${f.indeterminate} indeterminate`],
+    ['of which unsafe, in flight as the fault landed', `${f.inFlightAtFault} (may have run; not judged)`],
+    ['judged client errors', `${f.judgedErrors} (${f.clientErrorPct}%)`],
     ['error codes', Object.entries(f.errorCodes).map(([k, v]) => `${k} × ${v}`).join(', ') || '—'],
     ['shed (in-flight cap)', String(f.shed)],
     ['SQL Lab executes sent / rows recorded', `${f.unsafeSent} / ${f.unsafeExecuted ?? 'not counted'}`],
@@ -84,7 +86,7 @@ figure{margin:8px 0}figcaption{font-size:12px;color:#666}.tl{padding-left:18px;m
 <table><thead><tr>${SUMMARY_COLUMNS.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>
 ${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n')}
 </tbody></table>
-<p style="font-size:12px;color:#666">errors: failed + indeterminate requests (a timeout, or SHA_PROXY_NOT_REPLAYED: it may have run); replayed: extra rows in Superset's query table / SQL Lab executes sent; latencies p50/p99/max in ms; metrics: whether /metrics told the story.</p>
+<p style="font-size:12px;color:#666">errors: failed + indeterminate requests (a timeout, or SHA_PROXY_NOT_REPLAYED: it may have run), +N: unsafe requests in flight as the fault landed (they may have run; no proxy can save them; not judged); replayed: extra rows in Superset's query table / SQL Lab executes sent; latencies p50/p99/max in ms; metrics: whether /metrics told the story.</p>
 ${sections.join('\n')}
 </body></html>
 `;

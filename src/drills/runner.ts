@@ -203,7 +203,7 @@ export async function runScenario(ctx: RunContext, scenario: Scenario): Promise<
   } catch (err) {
     notes.push(`could not count executions: ${(err as Error).message}`);
   }
-  const figures = computeFigures({ scenario, victim, entries, samples: observer.samples, marks: m, recoveredAt, executions, shed: load.shed, replicaCount: target.replicas.length });
+  const figures = computeFigures({ scenario, victim, entries, samples: observer.samples, marks: m, recoveredAt, executions, shed: load.shed, replicaCount: target.replicas.length, landedAt: timeline.find((e) => e.kind === 'landed')?.t });
   const verdict = judge(figures, thresholdsFor(config, scenario.name), marks.fault === undefined ? { landed: false, error: notes.join('; ') || 'not injected' } : { landed, error: landError });
   return {
     name: scenario.name,

@@ -14,7 +14,7 @@ export function summaryRow(r: ScenarioResult): string[] {
     r.name,
     r.verdict.status.toUpperCase(),
     String(f.counted === f.requests ? f.requests : `${f.counted}/${f.requests}`),
-    `${f.clientErrors} (${f.clientErrorPct}%)`,
+    `${f.judgedErrors} (${f.clientErrorPct}%)${f.inFlightAtFault ? ` +${f.inFlightAtFault}` : ''}`,
     `${n(f.replayedUnsafe)}/${f.unsafeSent}`,
     n(f.detectS, 's'),
     n(f.isolateS, 's'),
@@ -35,5 +35,5 @@ export function table(header: readonly string[], rows: readonly string[][]): str
 export function summaryTable(results: readonly ScenarioResult[]): string {
   const body = table(SUMMARY_COLUMNS, results.map(summaryRow));
   const lines = results.map((r) => `${r.verdict.status === 'pass' ? 'PASS' : r.verdict.status === 'fail' ? 'FAIL' : 'UNKNOWN'}  ${r.name}${r.verdict.reasons.length ? `: ${r.verdict.reasons.join('; ')}` : ''}`);
-  return `${body}\n(errors: failed + indeterminate requests counted by the scenario; replayed: extra executions / SQL Lab executes sent; latencies in ms)\n\n${lines.join('\n')}`;
+  return `${body}\n(errors: failed + indeterminate requests counted by the scenario, +N: unsafe requests in flight as the fault landed, not judged; replayed: extra executions / SQL Lab executes sent; latencies in ms)\n\n${lines.join('\n')}`;
 }

@@ -36,7 +36,7 @@ function atMost(name: string, value: number | null, limit: number | null): Check
  */
 export function judge(f: Figures, th: Thresholds, fault: { landed: boolean; error?: string }): Verdict {
   const checks = [
-    atMost('client errors', f.clientErrors, th.maxClientErrors),
+    atMost('client errors', f.judgedErrors, th.maxClientErrors),
     atMost('client errors %', f.clientErrorPct, th.maxClientErrorPct),
     atMost('replayed unsafe requests', f.replayedUnsafe, th.maxReplayedUnsafe),
     atMost('time to detect (s)', f.detectS, th.maxDetectS),

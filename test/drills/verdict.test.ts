@@ -120,3 +120,20 @@ describe('drill verdict', () => {
     expect(() => parseDrillConfig(': :', 'y.yaml')).toThrow(/y\.yaml/);
   });
 });
+
+describe('unsafe requests in flight as the fault lands', () => {
+  it('are counted as client errors but not judged: the replica may have run them', () => {
+    const es = entries(60).map((e) =>
+      e.seq === 14 // a SQL Lab execute started at 3.5 s, answered after the fault at 4 s
+        ? { ...e, end: 4200, status: 502, code: 'SHA_PROXY_NOT_REPLAYED', outcome: 'indeterminate' as const }
+        : e.seq === 19 // one sent at 4.75 s, after the fault had landed
+          ? { ...e, status: 502, code: 'SHA_PROXY_NOT_REPLAYED', outcome: 'indeterminate' as const }
+          : e,
+    );
+    const f = computeFigures({ scenario: SCENARIOS['replica-crash'], victim, entries: es, samples: samples(), marks, replicaCount: 2, recoveredAt: 12_000, executions: executions(es), shed: 0, landedAt: 4300 });
+    expect(f.clientErrors).toBe(2);
+    expect(f.inFlightAtFault).toBe(1);
+    expect(f.judgedErrors).toBe(1);
+    expect(judge(f, thresholdsFor(config, 'replica-crash'), { landed: true }).reasons).toContain('client errors: 1 (limit 0)');
+  });
+});
