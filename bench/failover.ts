@@ -40,12 +40,14 @@ const peers: [string, Target][] = [
   ['haproxy', haproxy],
 ];
 const results = new Map<string, ScenarioResult[]>();
+let seqs = 0;
+const seq = { next: () => seqs++ };
 try {
   for (const name of scenarios) {
     for (const [peer, target] of peers) {
       const runId = `b${Date.now().toString(36)}`;
       process.stderr.write(`[failover] ${name} × ${peer} ...\n`);
-      const r = await runScenario({ target, config, runId, make: httpMix(target, runId, 0.2), signal: new AbortController().signal, faultMs: faultS * 1000, rate }, SCENARIOS[name]);
+      const r = await runScenario({ target, config, runId, make: httpMix(target, runId, 0.2), signal: new AbortController().signal, faultMs: faultS * 1000, rate, seq }, SCENARIOS[name]);
       results.set(peer, [...(results.get(peer) ?? []), r]);
       process.stderr.write(`[failover] ${name} × ${peer}: ${r.figures.requests} requests, ${r.figures.clientErrors} errors, verdict ${r.verdict.status}\n`);
     }

@@ -115,12 +115,14 @@ export async function drillMain(argv: string[]): Promise<number> {
   }
 
   const metaOf = () => ({ runId, target: target.name, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), rate: r, faultS, interrupted: false });
+  let seqs = 0;
+  const seq = { next: () => seqs++ };
   const progress = new TtyProgress(process.stdout);
   const results: ScenarioResult[] = [];
   process.stderr.write(`drill ${runId}: ${names.join(', ')} against ${target.name}; faults held ${faultS} s; ${r} requests/s; output in ${out}\n`);
   for (const name of names as ScenarioName[]) {
     if (abort.signal.aborted) break;
-    const res = await runScenario({ target, config, runId, make, signal: abort.signal, progress, faultMs: faultS * 1000, rate: r }, SCENARIOS[name]);
+    const res = await runScenario({ target, config, runId, make, signal: abort.signal, progress, faultMs: faultS * 1000, rate: r, seq }, SCENARIOS[name]);
     progress.clear();
     results.push(res);
     // Written after every scenario, so a drill cut short still leaves its journal and report.

@@ -38,6 +38,9 @@ export interface Figures {
   unsafeOkNotRecorded: number | null;
   detectS: number | null;
   isolateS: number | null;
+  /** How long the healing action took (restarting a Superset replica boots it). */
+  healS: number | null;
+  /** From the end of healing until every sidecar routed to the full set again. */
   recoverS: number | null;
   /** Requests the routers sent to the failed replica after every router had isolated it (their own counter). */
   sentToFailedAfterIsolation: number | null;
@@ -72,6 +75,8 @@ export function computeFigures(args: {
   executions: ExecutionCounts | null;
   shed: number;
   replicaCount: number;
+  /** When the healing action finished (ms since start); recovery is counted from here. */
+  healedAt?: number | undefined;
   /** When the fault was seen to have landed (ms since start); the injection itself takes a moment. */
   landedAt?: number | undefined;
 }): Figures {
@@ -163,7 +168,8 @@ export function computeFigures(args: {
     unsafeOkNotRecorded: okNotRecorded,
     detectS,
     isolateS,
-    recoverS: args.recoveredAt === undefined ? null : secs(args.recoveredAt - marks.heal),
+    healS: args.healedAt === undefined ? null : secs(args.healedAt - marks.heal),
+    recoverS: args.recoveredAt === undefined ? null : secs(args.recoveredAt - (args.healedAt ?? marks.heal)),
     sentToFailedAfterIsolation: sentAfter,
     flaps,
     latency: { before: latency(inPhase('steady')), during: latency(inPhase('fault')), after: latency(inPhase('recovery', 'after')) },

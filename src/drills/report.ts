@@ -37,6 +37,7 @@ async function section(r: ScenarioResult): Promise<string> {
     ['time until no sidecar routes to the failed part', f.isolateS === null ? '—' : `${f.isolateS} s`],
     ['sent to it after isolation (routers\' counter)', String(f.sentToFailedAfterIsolation ?? '—')],
     ['flaps', String(f.flaps)],
+    ['healing took (e.g. the replica booting)', f.healS === null ? '—' : `${f.healS} s`],
     ['time to recover after healing', f.recoverS === null ? '—' : `${f.recoverS} s`],
     ['latency p50/p99/max before (ms)', lat(f.latency.before)],
     ['latency p50/p99/max during (ms)', lat(f.latency.during)],

@@ -44,6 +44,11 @@ export interface RunContext {
   readonly progress?: Progress;
   readonly faultMs: number;
   readonly rate: number;
+  /**
+   * Request numbers, shared by every scenario of a run: the SQL Lab tag carries the number, so numbers must
+   * never repeat within a run or one scenario's rows would read as another's replays.
+   */
+  readonly seq?: { next(): number };
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -115,7 +120,7 @@ export async function runScenario(ctx: RunContext, scenario: Scenario): Promise<
     now,
     phase: (t) => phaseAt(t, marks),
     record: (e) => ledger.add(e),
-    nextSeq: () => ledger.nextSeq(),
+    nextSeq: () => (ctx.seq ? ctx.seq.next() : ledger.nextSeq()),
   });
   const ticker = setInterval(() => {
     const c = ledger.counts();
@@ -127,6 +132,7 @@ export async function runScenario(ctx: RunContext, scenario: Scenario): Promise<
   let landError: string | undefined;
   let setupDone = false;
   let recoveredAt: number | undefined;
+  let healedAt: number | undefined;
   try {
     fault = scenario.fault(target, victim);
     if (fault.setup) {
@@ -149,7 +155,9 @@ export async function runScenario(ctx: RunContext, scenario: Scenario): Promise<
     if (stillWhole === undefined) throw new Error('steady state did not hold before the fault: not every sidecar routed to every replica for 30 s');
     phase = 'fault';
     marks.fault = now();
-    event('fault', (await fault.inject()) || scenario.what);
+    const said = await fault.inject();
+    // At the moment the injection started: the script may take a while (a graceful stop waits for gunicorn).
+    timeline.push({ t: marks.fault, kind: 'fault', detail: said || scenario.what });
     try {
       const evidence = await fault.verify();
       landed = true;
@@ -180,7 +188,10 @@ export async function runScenario(ctx: RunContext, scenario: Scenario): Promise<
 
   if (marks.fault !== undefined) {
     phase = 'recovery';
-    recoveredAt = await waitWhole(ctx, observer, marks.heal!, config.run.recoveryWaitS * 1000, now);
+    // Counted from when healing finished: a replica's own boot (a minute for Superset on a busy machine) is
+    // the healing action's time, reported apart, not the sidecars' recovery.
+    healedAt = timeline.find((e) => e.kind === 'healed')?.t ?? now();
+    recoveredAt = await waitWhole(ctx, observer, healedAt, config.run.recoveryWaitS * 1000, now);
     event(recoveredAt === undefined ? 'not-recovered' : 'recovered', recoveredAt === undefined ? `not whole within ${config.run.recoveryWaitS} s` : '');
     marks.recovered = recoveredAt ?? now();
     phase = 'after';
@@ -203,7 +214,7 @@ export async function runScenario(ctx: RunContext, scenario: Scenario): Promise<
   } catch (err) {
     notes.push(`could not count executions: ${(err as Error).message}`);
   }
-  const figures = computeFigures({ scenario, victim, entries, samples: observer.samples, marks: m, recoveredAt, executions, shed: load.shed, replicaCount: target.replicas.length, landedAt: timeline.find((e) => e.kind === 'landed')?.t });
+  const figures = computeFigures({ scenario, victim, entries, samples: observer.samples, marks: m, recoveredAt, healedAt, executions, shed: load.shed, replicaCount: target.replicas.length, landedAt: timeline.find((e) => e.kind === 'landed')?.t });
   const verdict = judge(figures, thresholdsFor(config, scenario.name), marks.fault === undefined ? { landed: false, error: notes.join('; ') || 'not injected' } : { landed, error: landError });
   return {
     name: scenario.name,
