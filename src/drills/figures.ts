@@ -46,6 +46,7 @@ export interface Figures {
   sentToFailedAfterIsolation: number | null;
   /** Times a sidecar routed to the failed replica again after it had been isolated, while the fault was on. */
   flaps: number;
+  /** Before the fault; while it is on; after recovery (the recovery phase itself, a replica booting, is in none). */
   latency: { before: Lat; during: Lat; after: Lat };
   story: { say: string; ok: boolean }[];
   metricsTold: boolean | null;
@@ -172,7 +173,7 @@ export function computeFigures(args: {
     recoverS: args.recoveredAt === undefined ? null : secs(args.recoveredAt - (args.healedAt ?? marks.heal)),
     sentToFailedAfterIsolation: sentAfter,
     flaps,
-    latency: { before: latency(inPhase('steady')), during: latency(inPhase('fault')), after: latency(inPhase('recovery', 'after')) },
+    latency: { before: latency(inPhase('steady')), during: latency(inPhase('fault')), after: latency(inPhase('after')) },
     story,
     metricsTold: haveMetrics ? story.every((s) => s.ok) : null,
   };

@@ -1,4 +1,4 @@
-import { errorFields } from '../errors.ts';
+import { ErrorCode, errorFields, SidecarError } from '../errors.ts';
 import { thresholdsFor, type DrillConfig } from './config.ts';
 import { countExecutions } from './executions.ts';
 import type { Fault, Victim } from './faults.ts';
@@ -143,16 +143,16 @@ export async function runScenario(ctx: RunContext, scenario: Scenario): Promise<
     observer.start();
     phase = 'steady-check';
     const ready = await waitWhole(ctx, observer, 0, 90_000, now);
-    if (ready === undefined) throw new Error('steady state not reached within 90 s: not every sidecar routes to every replica');
+    if (ready === undefined) throw new SidecarError(ErrorCode.DRILL_STEADY_STATE, 'steady state not reached within 90 s: not every sidecar routes to every replica');
     phase = 'steady';
     event('steady', `every sidecar routes to ${target.replicas.map((r) => r.id).join(', ')}`);
     load.start();
     await sleep(config.run.steadyS * 1000, ctx.signal);
-    if (ctx.signal.aborted) throw new Error('interrupted before the fault');
+    if (ctx.signal.aborted) throw new SidecarError(ErrorCode.DRILL_INTERRUPTED, 'interrupted before the fault');
     // The steady-state hypothesis, checked again just before the fault: a system that is already broken
     // teaches nothing about this fault (the verdict is then unknown, and nothing is injected).
     const stillWhole = await waitWhole(ctx, observer, now() - config.run.sampleMs * 2, 30_000, now);
-    if (stillWhole === undefined) throw new Error('steady state did not hold before the fault: not every sidecar routed to every replica for 30 s');
+    if (stillWhole === undefined) throw new SidecarError(ErrorCode.DRILL_STEADY_STATE, 'steady state did not hold before the fault: not every sidecar routed to every replica for 30 s');
     phase = 'fault';
     marks.fault = now();
     const said = await fault.inject();
