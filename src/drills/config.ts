@@ -19,7 +19,7 @@ export const thresholdsSchema = z.strictObject({
   maxIsolateS: limit,
   maxRecoverS: limit,
   maxP99DuringMs: limit,
-  maxP99AfterMs: limit,
+  maxP99AfterRatio: limit,
   metricsMustTell: z.boolean(),
 });
 export type Thresholds = z.infer<typeof thresholdsSchema>;

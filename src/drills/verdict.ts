@@ -24,6 +24,12 @@ export function merge(statuses: readonly Status[]): Status {
   return 'pass';
 }
 
+/** after / before, rounded; null when either is missing (before floored at 1 ms). */
+function ratio(after: number | undefined, before: number | undefined): number | null {
+  if (after === undefined || before === undefined) return null;
+  return Math.round((after / Math.max(1, before)) * 100) / 100;
+}
+
 function atMost(name: string, value: number | null, limit: number | null): Check | undefined {
   if (limit === null) return undefined; // not judged
   if (value === null) return { name, value, limit, status: 'unknown' };
@@ -43,7 +49,7 @@ export function judge(f: Figures, th: Thresholds, fault: { landed: boolean; erro
     atMost('time to isolate (s)', f.isolateS, th.maxIsolateS),
     atMost('time to recover (s)', f.recoverS, th.maxRecoverS),
     atMost('p99 during (ms)', f.latency.during?.p99 ?? null, th.maxP99DuringMs),
-    atMost('p99 after (ms)', f.latency.after?.p99 ?? null, th.maxP99AfterMs),
+    atMost('p99 after / p99 before', ratio(f.latency.after?.p99, f.latency.before?.p99), th.maxP99AfterRatio),
   ].filter((c): c is Check => c !== undefined);
   // Errors before the fault mean the baseline was not steady: what happened after cannot be put down to the fault.
   checks.push({ name: 'no errors before the fault', value: f.steadyErrors, limit: 0, status: f.steadyErrors === 0 ? 'pass' : 'unknown' });

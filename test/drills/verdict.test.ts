@@ -94,6 +94,15 @@ describe('drill verdict', () => {
     expect(v.reasons).toEqual(['no errors before the fault: 1 (limit 0)']);
   });
 
+  it('judges latency after recovery against the baseline before the fault', () => {
+    const es = entries(60).map((e) => (e.phase === 'after' ? { ...e, end: e.start + 400 } : e));
+    const f = computeFigures({ scenario: SCENARIOS['replica-crash'], victim, entries: es, samples: samples(), marks, replicaCount: 2, recoveredAt: 12_000, executions: executions(es), shed: 0 });
+    expect(f.latency.after?.p99).toBe(400);
+    const c = judge(f, th, { landed: true }).checks.find((x) => x.name === 'p99 after / p99 before');
+    expect(c).toEqual({ name: 'p99 after / p99 before', value: 10, limit: 3, status: 'fail' });
+    expect(judge(figures(), th, { landed: true }).checks.find((x) => x.name === 'p99 after / p99 before')?.status).toBe('pass');
+  });
+
   it('merges like Jepsen: fail > unknown > pass', () => {
     expect(merge(['pass', 'unknown', 'fail'])).toBe('fail');
     expect(merge(['pass', 'unknown'])).toBe('unknown');

@@ -18,6 +18,9 @@ import { RUN_DIR, ZK_CONNECT } from '../support/realparts.ts';
 // 2 s health checks, 60 s upstream timeouts) on the real ensemble, one replica SIGKILLed under load. Then the
 // report is opened in headless Chromium (Debian's, through playwright-core) and must show without a console error.
 
+// Long enough for the production-default health checks (every 2 s, fall 3) to deregister the replica under a
+// busy machine's scheduling, so the live set visibly drops while the fault is on.
+const FAULT_MS = 12_000;
 const dir = mkdtempSync(path.join(tmpdir(), 'sha-drill-'));
 let target: Target;
 let result: ScenarioResult;
@@ -36,7 +39,7 @@ describe('drill on a small stack', () => {
   it('records every request of a replica crash, counts executions, heals, and judges it', async () => {
     const runId = `t${Date.now().toString(36)}`;
     result = await runScenario(
-      { target, config, runId, make: httpMix(target, runId, 0.2), signal: new AbortController().signal, faultMs: 6000, rate: 25 },
+      { target, config, runId, make: httpMix(target, runId, 0.2), signal: new AbortController().signal, faultMs: FAULT_MS, rate: 25 },
       SCENARIOS['replica-crash'],
     );
     const f = result.figures;
@@ -63,6 +66,7 @@ describe('drill on a small stack', () => {
     expect(f.unsafeExecuted).toBe(f.unsafeSent);
     expect(f.detectS).not.toBeNull();
     expect(f.recoverS).not.toBeNull();
+    expect(f.story.filter((s) => !s.ok)).toEqual([]);
     expect(f.metricsTold).toBe(true);
     expect(result.verdict.checks.find((c) => c.name === 'replayed unsafe requests')?.status).toBe('pass');
     // After healing, the upstream is back under the scripts' control.
@@ -72,7 +76,7 @@ describe('drill on a small stack', () => {
 
   it('writes drill.json and a report.html that opens in headless Chromium with no console error', async () => {
     const out = path.join(dir, 'out');
-    const meta = { runId: 'test', target: target.name, startedAt: result.startedAt, finishedAt: new Date().toISOString(), rate: 25, faultS: 6, interrupted: false };
+    const meta = { runId: 'test', target: target.name, startedAt: result.startedAt, finishedAt: new Date().toISOString(), rate: 25, faultS: FAULT_MS / 1000, interrupted: false };
     const files = await writeOutputs(out, meta, config, target, [result]);
     const html = (await import('node:fs')).readFileSync(files.html, 'utf8');
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/); // self-contained: nothing to run or fetch
