@@ -159,7 +159,8 @@ export function computeFigures(args: {
     inFlightAtFault,
     judgedErrors: failed + indeterminate - inFlightAtFault,
     clientErrorPct: counted.length === 0 ? 0 : Math.round(((failed + indeterminate - inFlightAtFault) / counted.length) * 10000) / 100,
-    steadyErrors: counted.filter((e) => e.phase === 'steady' && e.outcome !== 'ok').length,
+    // Only those answered before the fault: a slow request that started before it and failed after is the fault's.
+    steadyErrors: counted.filter((e) => e.end < marks.fault && e.outcome !== 'ok').length,
     shed: args.shed,
     errorCodes,
     unsafeSent: unsafe.length,
