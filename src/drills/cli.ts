@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
 import { loadDrillConfig, DEFAULT_CONFIG_FILE } from './config.ts';
-import { writeOutputs } from './journal.ts';
 import { httpMix, supersetMix } from './mix.ts';
 import { TtyProgress } from './progress.ts';
 import { runScenario, type ScenarioResult } from './runner.ts';
@@ -117,6 +116,8 @@ export async function drillMain(argv: string[]): Promise<number> {
   const metaOf = () => ({ runId, target: target.name, startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), rate: r, faultS, interrupted: false });
   let seqs = 0;
   const seq = { next: () => seqs++ };
+  // vega is heavy to load: only once there is something to render.
+  const { writeOutputs } = await import('./journal.ts');
   const progress = new TtyProgress(process.stdout);
   const results: ScenarioResult[] = [];
   process.stderr.write(`drill ${runId}: ${names.join(', ')} against ${target.name}; faults held ${faultS} s; ${r} requests/s; output in ${out}\n`);
