@@ -35,6 +35,7 @@ export const WATCHED: Readonly<Record<string, (s: readonly PromSample[], victim:
   probeFailures: (s) => sumOf(s, 'superset_ha_zk_probe_failures_total'),
   connected: (s) => sumOf(s, 'superset_ha_zk_session_state', { state: 'connected' }),
   toVictim: (s, victim) => sumOf(s, 'superset_ha_upstream_requests_total', { replica: victim }),
+  rescued: (s) => sumOf(s, 'superset_ha_rescued_requests_total'),
 };
 
 interface ReplicasView {
