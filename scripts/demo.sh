@@ -8,7 +8,8 @@
 # Environment: SHA_DEMO_REPLICAS (default 2), SHA_DEMO_PROXY_BASE_PORT (default 28080: sidecar I's proxy
 # listens on BASE+I), SHA_DEMO_ADMIN_BASE_PORT (default 29090), SHA_DEMO_EXIT_WHEN_READY=1 (stop right after
 # everything is up: for checks). Started in the background (`demo.sh &`), bash ignores SIGINT in it: stop it
-# with SIGTERM then.
+# with SIGTERM then. The sidecars run under scripts/sidecar.sh (so drills can crash and restart them); the
+# demo writes $RUN_DIR/demo/target.json, the description `superset-ha drill --target demo` reads.
 set -euo pipefail
 SHA_LOG_PREFIX=demo
 # shellcheck source=scripts/lib.sh
@@ -23,17 +24,13 @@ mkdir -p "$DEMO_DIR"
 started_at=$(now_ms)
 step() { log "[$(( ($(now_ms) - started_at) / 1000 ))s] $*"; }
 
-sidecar_pids=()
 cleanup() {
   trap - INT TERM EXIT
   echo >&2
   step "stopping: sidecars (they deregister first), Superset, ZooKeeper, PostgreSQL"
-  local pid
-  for pid in "${sidecar_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${sidecar_pids[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  done
+  rm -f "$DEMO_DIR/target.json"
+  scripts/sidecar.sh stop || true
+  scripts/toxiproxy.sh stop || true
   scripts/superset.sh stop || true
   scripts/zk.sh stop || true
   scripts/pg.sh stop || true
@@ -90,20 +87,24 @@ for ((i = 0; i < N; i++)); do
   "log": { "level": "info" }
 }
 JSON
-  "$NODE" src/main.ts run --config "$cfg" >"$DEMO_DIR/sidecar-$i.log" 2>&1 &
-  sidecar_pids+=("$!")
+  scripts/sidecar.sh start-one "$i"
 done
 
 step "waiting for the sidecars to register their replicas"
 deadline=$(( $(now_ms) + 60000 ))
 for ((i = 0; i < N; i++)); do
   until curl -fsS "http://127.0.0.1:$((ADMIN_BASE + i))/metrics" 2>/dev/null | grep -q '^superset_ha_replicas_live '"$N"'$'; do
-    kill -0 "${sidecar_pids[$i]}" 2>/dev/null || { tail -20 "$DEMO_DIR/sidecar-$i.log" >&2; die "sidecar $i exited"; }
+    scripts/sidecar.sh pid "$i" >/dev/null || { tail -20 "$DEMO_DIR/sidecar-$i.log" >&2; die "sidecar $i exited"; }
     (( $(now_ms) < deadline )) || { tail -20 "$DEMO_DIR/sidecar-$i.log" >&2; die "sidecar $i did not see $N live replicas within 60 s"; }
     sleep 0.5
   done
 done
 curl -fsS -o /dev/null "http://127.0.0.1:$PROXY_BASE/health" || die "the proxy does not answer"
+replica_urls=()
+for ((i = 0; i < N; i++)); do replica_urls+=("$(scripts/superset.sh url "$i")"); done
+"$NODE" src/drills/demo-target.ts --proxy-base "$PROXY_BASE" --admin-base "$ADMIN_BASE" --zk "$ZK_CONNECT" \
+  --db "$PG_URL" --run-dir "$RUN_DIR" --toxiproxy "$(scripts/toxiproxy.sh url)" "${replica_urls[@]}" >"$DEMO_DIR/target.json.tmp"
+mv -f "$DEMO_DIR/target.json.tmp" "$DEMO_DIR/target.json"
 step "ready"
 
 cat <<EOF
@@ -122,15 +123,26 @@ cat <<EOF
                           node src/main.ts config set --config $DEMO_DIR/sidecar-0.json --merge '{"replicas":{"superset-0":{"maintenance":true}}}'
   Try a failure: scripts/superset.sh kill-one 0   (the UI keeps working through either sidecar)
                  scripts/zk.sh kill-leader        scripts/superset.sh start-one 0
+  Drill it, in another terminal (each fault is healed afterwards, also on failure and Ctrl-C):
+                 npx superset-ha drill all                  every scenario (about 12 minutes)
+                 npx superset-ha drill replica-hang zk-leader-kill --duration 20
+                 then open the report.html it prints     (target: $DEMO_DIR/target.json)
   Ctrl-C stops everything.
 EOF
 
 if [[ "${SHA_DEMO_EXIT_WHEN_READY:-}" == 1 ]]; then
   exit 0
 fi
+# A sidecar that is down is reported once, not fatal: a drill crashes one on purpose and restarts it.
+declare -A down_seen=()
 while true; do
   for ((i = 0; i < N; i++)); do
-    kill -0 "${sidecar_pids[$i]}" 2>/dev/null || { tail -20 "$DEMO_DIR/sidecar-$i.log" >&2; die "sidecar $i exited"; }
+    if scripts/sidecar.sh pid "$i" >/dev/null 2>&1; then
+      unset "down_seen[$i]"
+    elif [[ -z "${down_seen[$i]:-}" ]]; then
+      down_seen[$i]=1
+      warn "sidecar $i is not running (log: $DEMO_DIR/sidecar-$i.log); scripts/sidecar.sh start-one $i restarts it"
+    fi
   done
   sleep 2
 done

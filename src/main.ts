@@ -7,12 +7,23 @@ import { createLogger } from './log.ts';
 
 const USAGE = `usage: superset-ha run --config FILE
        superset-ha check-config --config FILE
+       superset-ha drill <scenario...|all> [--target demo|FILE] [--duration S] [--rate R] [--out DIR]
 ${ADMIN_USAGE}
 Environment overrides: SHA_<SECTION>__<FIELD>, e.g. SHA_ZOOKEEPER__CONNECT=zk-0:2181,zk-1:2181
 `;
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'config' || argv[0] === 'zk') return adminMain(argv);
+  if (argv[0] === 'drill') {
+    // Its own options and its own module: the sidecar never loads the drill's dependencies (vega).
+    const { drillMain } = await import('./drills/cli.ts');
+    try {
+      return await drillMain(argv.slice(1));
+    } catch (err) {
+      process.stderr.write(`superset-ha drill: ${isSidecarError(err) ? err.code : 'error'}: ${(err as Error).message}\n`);
+      return isSidecarError(err) && err.code === ErrorCode.USAGE ? 2 : 1;
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
