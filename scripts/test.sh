@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 scripts/ensure-npm.sh
+# promtool/prometheus, buildah, hadolint, docker compose: the deploy/ checks (test/deploy, test/integration)
+scripts/deploy-tools.sh install >/dev/null
 mkdir -p .run
 report=.run/vitest-report.json
 rm -f "$report"

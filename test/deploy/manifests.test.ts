@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse } from 'yaml';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
 
-const dir = join(import.meta.dirname, '..', 'deploy', 'kubernetes');
+const dir = join(import.meta.dirname, '..', '..', 'deploy', 'kubernetes', 'base');
 const docs = (file: string) => parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec: Record<string, unknown> });
 
 // No cluster here to apply them to: these pin what can drift silently between the code and the manifests.
@@ -39,7 +39,7 @@ describe('Kubernetes manifests', () => {
   });
 
   it('bundles a 3-node ensemble whose servers match the sidecar connect string', () => {
-    const sts = docs('zookeeper.yaml').find((d) => d.kind === 'StatefulSet')!;
+    const sts = docs('../zookeeper/zookeeper.yaml').find((d) => d.kind === 'StatefulSet')!;
     expect(sts.spec.replicas).toBe(3);
     const cfg = parse(readFileSync(join(dir, 'superset-ha-config.yaml'), 'utf8')) as { zookeeper: { connect: string } };
     expect(cfg.zookeeper.connect.split(',')).toEqual(['zk-0.zk-hs:2181', 'zk-1.zk-hs:2181', 'zk-2.zk-hs:2181']);
