@@ -10,6 +10,7 @@ export interface DeployTools {
   COMPOSE: string;
   BUILDAH: string;
   ETCD: string;
+  KUBEVAL: string;
 }
 
 let cached: DeployTools | undefined;
@@ -23,7 +24,7 @@ export function deployTools(): DeployTools {
     const m = /^([A-Z]+)=(.*)$/.exec(line);
     if (m) env[m[1]!] = m[2]!.replace(/^'(.*)'$/, '$1');
   }
-  for (const k of ['PROMTOOL', 'PROMETHEUS', 'HADOLINT', 'COMPOSE', 'BUILDAH', 'ETCD']) {
+  for (const k of ['PROMTOOL', 'PROMETHEUS', 'HADOLINT', 'COMPOSE', 'BUILDAH', 'ETCD', 'KUBEVAL']) {
     if (!env[k]) throw new Error(`scripts/deploy-tools.sh printed no ${k}`);
   }
   cached = env as unknown as DeployTools;
