@@ -81,16 +81,21 @@ describe('a real Prometheus scraping the sidecars of a small stack', () => {
     const proxy = await sidecars[0]!.proxyUrl();
     const a = ups[0]!;
     const b = ups[1]!;
-    // The sidecar's own replica (a) answers 503 to everything but its health checks: retries and failovers
-    // to b, and ejections of a. b fails /down too: clients get 5xx and the retry budget runs dry. A chart
-    // query hangs on a until a is ejected: it is rescued to b. A GET hanging on a is hedged to b. A GET
-    // hanging on both is abandoned by its client. Bounded: at most 600 requests, 12 s, 3 s each.
+    // The first sidecar's own replica (a) answers 503 to everything but its health checks: retries and
+    // failovers to b, and ejections of a. b fails /down too: clients get 5xx and the retry budget runs dry.
+    // A chart query hangs on a until a fails: it is rescued to b. A GET hanging on both is abandoned by its
+    // client. Through the second sidecar, /slow hangs on its own replica (b) and is hedged to a, which
+    // answers it. a's health check fails for the first second. Bounded: at most 600 requests, 12 s, 3 s each.
     a.mode = 'status503';
     b.pathModes.set('/down', 'status503');
     a.pathModes.set('/api/v1/chart/data', 'hang');
-    a.pathModes.set('/slow', 'hang');
     a.pathModes.set('/abandoned', 'hang');
     b.pathModes.set('/abandoned', 'hang');
+    b.pathModes.set('/slow', 'hang');
+    a.pathModes.set('/slow', 'ok');
+    a.pathModes.set('/health', 'status500');
+    const healthy = setTimeout(() => a.pathModes.delete('/health'), 1000);
+    const proxy2 = await sidecars[1]!.proxyUrl();
     const until = Date.now() + 12_000;
     let sent = 0;
     const queries = dashboardQueries('15s');
@@ -101,8 +106,8 @@ describe('a real Prometheus scraping the sidecars of a small stack', () => {
     }
     const checked = queries.filter((q) => !pending.includes(q));
     const empty = new Set(checked.map((q) => `${q.panel} ${q.refId}: ${q.expr}`));
-    const send = (path: string, init: RequestInit = {}, timeoutMs = 3000) =>
-      fetch(`${proxy}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) }).then(
+    const send = (path: string, init: RequestInit = {}, timeoutMs = 3000, via = proxy) =>
+      fetch(`${via}${path}`, { ...init, signal: AbortSignal.timeout(timeoutMs) }).then(
         (r) => r.arrayBuffer(),
         () => undefined, // the abandoned request, or one still hanging after 3 s
       );
@@ -112,7 +117,7 @@ describe('a real Prometheus scraping the sidecars of a small stack', () => {
         send('/ok'),
         send('/ok'),
         send('/down'),
-        send('/slow'),
+        send('/slow', {}, 3000, proxy2),
         send('/api/v1/chart/data', { method: 'POST', body: '{"queries":[]}', headers: { 'content-type': 'application/json' } }),
         send('/abandoned', {}, 150),
       ]);
@@ -125,6 +130,7 @@ describe('a real Prometheus scraping the sidecars of a small stack', () => {
         }
       }
     }
+    clearTimeout(healthy);
     // Series that appeared only at the end of the burst still need two scrapes for a rate().
     const settle = Date.now() + 10_000;
     while (empty.size > 0 && Date.now() < settle) {
