@@ -30,7 +30,12 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60
   for (;;) {
     const v = probe();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what} not within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      // what the cluster looked like, to tell a slow controller from a wrong expectation
+      const state = kubectl(['-n', NS, 'get', 'pdb,pods,pvc', '-o', 'wide']).out;
+      const events = kubectl(['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp']).out.split('\n').slice(-15).join('\n');
+      throw new Error(`${what} not within ${timeoutMs} ms\n${state}\n${events}`);
+    }
     await sleep(250);
   }
 }
