@@ -1,26 +1,38 @@
-# superset-ha sidecar image. Build: docker build -t superset-ha .
-# Stage 1 compiles TypeScript to dist/; stage 2 carries only dist/ and production dependencies.
-FROM node:24-bookworm-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json ./
-# --ignore-scripts: the `node` devDependency would fetch a second Node binary; the base image has Node 24.
-RUN npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+# superset-ha sidecar image: one runtime stage. Node 24 runs the TypeScript sources directly (type
+# stripping), so there is no build stage and no compiler in the image.
+#   docker build -t superset-ha:0.1.0 .
+#   docker build --build-arg BASE_IMAGE=registry.example.com/node:24-bookworm-slim -t superset-ha:0.1.0 .
+# The base must provide node 24 and npm on PATH and a `node` user with uid 1000 (as the official image does).
+ARG BASE_IMAGE=docker.io/library/node:24-bookworm-slim
+FROM ${BASE_IMAGE}
 
-FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
+
+# Production dependencies only, exactly as locked. --ignore-scripts: no install script may run, and the
+# `node` devDependency (a second Node binary) is not installed anyway.
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-COPY --from=build /app/dist ./dist
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && npm cache clean --force
+
+COPY src ./src
 COPY config ./config
-USER node
-# 8080: proxy (user traffic); 9090: admin (/healthz /readyz /replicas /metrics /drain).
+
+# Non-root, numerically, so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+
+# 8080: proxy (user traffic); 9090: admin (/healthz /readyz /replicas /metrics POST /drain).
 EXPOSE 8080 9090
-# SIGTERM drains: deregister, keep serving for shutdown.drainDelayMs, then finish in-flight requests.
+
+# The config file is mounted at /etc/superset-ha/config.yaml; any field can be overridden from the
+# environment (SHA_<SECTION>__<FIELD>, e.g. SHA_REPLICA__ID, SHA_METADATADB__URL from a secret).
+# SIGTERM drains: deregister, keep serving for shutdown.drainDelayMs, finish in-flight requests, exit 0.
 STOPSIGNAL SIGTERM
+
+# Liveness of the process on its admin port (SHA_ADMIN__PORT when the port is overridden, else 9090).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.SHA_ADMIN__PORT ?? 9090}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
 # Heap sized for a sidecar from bench/scale.sh peaks (bin/superset-ha.js explains the flags).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=160", "dist/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=160", "src/main.ts"]
 CMD ["run", "--config", "/etc/superset-ha/config.yaml"]

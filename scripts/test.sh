@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/install-deps.sh
 scripts/ensure-npm.sh
+# promtool/prometheus, buildah, hadolint, docker compose: the deploy/ checks (test/deploy, test/integration)
+scripts/deploy-tools.sh install >/dev/null
+# kube-apiserver & co. for test/integration/kubernetes.test.ts, from the Go module proxy: built once and
+# cached by version (cold: about ten minutes of CPU on 2 cores), a no-op afterwards
+scripts/kube-build.sh >/dev/null
 mkdir -p .run
 report=.run/vitest-report.json
 rm -f "$report"
