@@ -82,6 +82,11 @@ export class SidecarError extends Error {
   }
 }
 
+/** `err` as it is if it is ours already, else wrapped with `code` and `message` (the original kept as cause). */
+export function toSidecarError(err: unknown, code: ErrorCode, message: string): SidecarError {
+  return isSidecarError(err) ? err : new SidecarError(code, message, { cause: err });
+}
+
 export function isSidecarError(err: unknown, code?: ErrorCode): err is SidecarError {
   return err instanceof SidecarError && (code === undefined || err.code === code);
 }

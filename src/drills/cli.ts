@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import { ErrorCode, SidecarError, toSidecarError } from '../errors.ts';
 import { loadDrillConfig, DEFAULT_CONFIG_FILE } from './config.ts';
 import { httpMix, supersetMix } from './mix.ts';
 import { TtyProgress } from './progress.ts';
@@ -34,7 +34,7 @@ async function loginWithRetry(base: string, user: string, password: string, ms: 
       try {
         return await login(base, user, password, agent);
       } catch (err) {
-        if (Date.now() > deadline) throw isSidecarError(err) ? err : new SidecarError(ErrorCode.DRILL_LOGIN_FAILED, `login through ${base} failed: ${(err as Error).message}`, { cause: err });
+        if (Date.now() > deadline) throw toSidecarError(err, ErrorCode.DRILL_LOGIN_FAILED, `login through ${base} failed: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     }

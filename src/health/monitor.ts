@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import type { SidecarError } from '../errors.ts';
+import { ErrorCode, toSidecarError } from '../errors.ts';
 import type { HealthCheck } from './check.ts';
 
 export type HealthState =
@@ -104,7 +105,7 @@ export class HealthMonitor extends EventEmitter<MonitorEvents> {
       await check.run(AbortSignal.timeout(this.#opts.timeoutMs));
       result = { check: check.name, ok: true, ms: performance.now() - started, ...(check.advisory ? { advisory: true } : {}) };
     } catch (err) {
-      const error = isSidecarError(err) ? err : new SidecarError(ErrorCode.HEALTH_CHECK_FAILED, 'health check threw', { cause: err });
+      const error = toSidecarError(err, ErrorCode.HEALTH_CHECK_FAILED, 'health check threw');
       result = { check: check.name, ok: false, ms: performance.now() - started, error, ...(check.advisory ? { advisory: true } : {}) };
     }
     this.#last.set(result.check, { ...result, at: Date.now() });

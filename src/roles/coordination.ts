@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import { ErrorCode, SidecarError, toSidecarError } from '../errors.ts';
 import { Reconciler } from '../reconciler.ts';
 import { parseAllowList, partitionAllowed, type AllowList } from '../routing/allowed-upstreams.ts';
 import type { RoutingTable } from '../routing/upstreams.ts';
@@ -56,7 +56,7 @@ export class Coordination extends EventEmitter<CoordinationEvents> {
       () => this.#ensureLayout(),
       retry,
       (err, retryInMs) => {
-        const error = isSidecarError(err) ? err : new SidecarError(ErrorCode.ZK_ERROR, 'preparing the coordination nodes failed', { cause: err });
+        const error = toSidecarError(err, ErrorCode.ZK_ERROR, 'preparing the coordination nodes failed');
         if (error.code === ErrorCode.ZK_ACL_OPEN) return this.#fail(error);
         this.emit('layoutError', { error, retryInMs });
       },

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { BackoffPolicy } from '../backoff.ts';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import type { SidecarError } from '../errors.ts';
+import { ErrorCode, isSidecarError, toSidecarError } from '../errors.ts';
 import { Reconciler } from '../reconciler.ts';
 import type { SessionState, WatchEvent, ZkApi } from './api.ts';
 
@@ -70,7 +71,7 @@ export class Election extends EventEmitter<ElectionEvents> {
       () => this.#reconcile(),
       opts.retry,
       (err, retryInMs) => {
-        const error = isSidecarError(err) ? err : new SidecarError(ErrorCode.ZK_ERROR, 'election step failed', { cause: err });
+        const error = toSidecarError(err, ErrorCode.ZK_ERROR, 'election step failed');
         this.emit('error', { error, retryInMs });
       },
     );

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { BackoffPolicy } from '../backoff.ts';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import type { SidecarError } from '../errors.ts';
+import { ErrorCode, toSidecarError } from '../errors.ts';
 import { Reconciler } from '../reconciler.ts';
 import type { SessionState, ZkApi } from './api.ts';
 import { ChildrenCache, type SyncReads } from './children-cache.ts';
@@ -95,7 +96,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
       () => this.#refresh(),
       opts.retry,
       (err, retryInMs) => {
-        const error = isSidecarError(err) ? err : new SidecarError(ErrorCode.ZK_ERROR, 'membership read failed', { cause: err });
+        const error = toSidecarError(err, ErrorCode.ZK_ERROR, 'membership read failed');
         this.#markStale();
         this.emit('error', { error, retryInMs });
       },

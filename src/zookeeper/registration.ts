@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { BackoffPolicy } from '../backoff.ts';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import { ErrorCode, isSidecarError, SidecarError, toSidecarError } from '../errors.ts';
 import { Reconciler } from '../reconciler.ts';
 import type { SessionState, ZkApi } from './api.ts';
 import { encodePayload, type ReplicaPayload } from './payload.ts';
@@ -59,7 +59,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
       () => this.#reconcile(),
       opts.retry,
       (err, retryInMs) => {
-        const error = isSidecarError(err) ? err : new SidecarError(ErrorCode.ZK_ERROR, 'registration step failed', { cause: err });
+        const error = toSidecarError(err, ErrorCode.ZK_ERROR, 'registration step failed');
         this.emit('error', { error, retryInMs });
       },
     );

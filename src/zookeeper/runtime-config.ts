@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { BackoffPolicy } from '../backoff.ts';
-import { ErrorCode, SidecarError, isSidecarError } from '../errors.ts';
+import { ErrorCode, isSidecarError, SidecarError, toSidecarError } from '../errors.ts';
 import { Reconciler } from '../reconciler.ts';
 import type { NodeStat, ZkApi, ZkWatcher } from './api.ts';
 import { EMPTY_RUNTIME_CONFIG, decodeRuntimeConfig, type RuntimeConfig } from './runtime-config-schema.ts';
@@ -46,7 +46,7 @@ export class RuntimeConfigWatch extends EventEmitter<RuntimeConfigEvents> {
       () => this.#refresh(),
       opts.retry,
       (err, retryInMs) => {
-        const error = isSidecarError(err) ? err : new SidecarError(ErrorCode.ZK_ERROR, 'reading the runtime config failed', { cause: err });
+        const error = toSidecarError(err, ErrorCode.ZK_ERROR, 'reading the runtime config failed');
         this.emit('error', { error, retryInMs });
       },
     );
