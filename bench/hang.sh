@@ -21,6 +21,8 @@
 # Output: the table on stdout, also .run/bench/hang-<timestamp>.md; every request in
 # .run/bench/hang-<timestamp>/requests.csv, configs and logs beside it. Everything started is stopped on exit.
 set -euo pipefail
+# shellcheck source=bench/nginx-conf.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/nginx-conf.sh"
 
 BENCH_DIR="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO="$(dirname -- "$BENCH_DIR")"
@@ -148,31 +150,8 @@ printf '{"count":1,"result":[{"id":1,"slice_name":"Sales by region"}]}' >"$WORK/
 # ---------------------------------------------------------------- backends: nginx, /health answers OK like Superset's
 start_nginx() { # NAME PORT
   local name=$1 port=$2 d="$WORK/$1"
-  mkdir -p "$d/tmp"
-  cat >"$d/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  keepalive_timeout 75s;
-  keepalive_requests 1000000000;
-  default_type application/json;
-  server {
-    listen 127.0.0.1:$port;
-    root $WORK/www;
-    add_header X-Backend $name always;
-    location = /health { default_type text/plain; return 200 "OK"; }
-  }
-}
-EOF
+  write_nginx_conf "$d" "$port" "$WORK/www" 75s "    add_header X-Backend $name always;
+    location = /health { default_type text/plain; return 200 \"OK\"; }"
   spawn "$name" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf"
   wait_http "$SPAWNED" "http://127.0.0.1:$port/data.json" 10 || die "nginx $name did not start: $(last_line "$d/error.log")"
 }

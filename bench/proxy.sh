@@ -31,6 +31,8 @@
 # Output: a markdown report on stdout, also saved as .run/bench/proxy-<timestamp>.md; raw wrk output,
 # configs and logs in .run/bench/run-<timestamp>/. Everything started is stopped on exit, Ctrl-C included.
 set -euo pipefail
+# shellcheck source=bench/nginx-conf.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/nginx-conf.sh"
 
 BENCH_DIR="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO="$(dirname -- "$BENCH_DIR")"
@@ -255,32 +257,9 @@ BODY_BYTES=$(stat -c %s "$BODY")
 # ---------------------------------------------------------------- backends
 start_nginx() { # NAME PORT
   local name=$1 port=$2 d="$WORK/$1"
-  mkdir -p "$d/tmp"
-  cat >"$d/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  server_tokens off;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
-  # Keep-alive to clients (the proxies' upstream connections), never closed by request count.
-  # The 2nd value makes nginx send "Keep-Alive: timeout=61", the marker bench/check.ts looks for.
-  keepalive_timeout 75s 61s;
-  keepalive_requests 1000000000;
-  default_type application/json;
-  server {
-    listen 127.0.0.1:$port;
-    root $WORK/www;
-  }
-}
-EOF
+  # Keep-alive to clients (the proxies' upstream connections). The 2nd value makes nginx send
+  # "Keep-Alive: timeout=61", the marker bench/check.ts looks for.
+  write_nginx_conf "$d" "$port" "$WORK/www" '75s 61s'
   spawn "$name" "$LOAD_CPU" nginx -e "$d/error.log" -p "$d" -c "$d/nginx.conf"
   BACKENDS+=("$SPAWNED")
   wait_http "$SPAWNED" "http://127.0.0.1:$port$BODY_PATH" 10 \
