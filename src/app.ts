@@ -182,6 +182,7 @@ export class App {
 
   #replicasView(): unknown {
     const snap = this.membership?.snapshot;
+    const table = this.table;
     const now = Date.now();
     return {
       self: {
@@ -195,14 +196,17 @@ export class App {
       coordination: this.coordination.view(),
       elector: this.elector?.view() ?? null,
       live: snap ? { replicas: snap.replicas, stale: snap.stale, held: snap.held, readAt: snap.readAt === 0 ? null : new Date(snap.readAt).toISOString() } : null,
-      routing: this.table
-        ? this.table.upstreams.map((u) => ({
+      routing: table
+        ? table.upstreams.map((u) => ({
             id: u.id,
             origin: u.origin,
             zone: u.zone,
             weight: u.weight,
             outstanding: u.outstanding,
             ejected: u.outlier.isEjected(now),
+            // Its own sidecar's health verdict (acted on before ZooKeeper hears of it), and an announced drain.
+            down: table.isDown(u.id),
+            draining: u.draining,
             ejectedUntil: u.outlier.isEjected(now) ? new Date(u.outlier.ejectedUntil).toISOString() : null,
             consecutiveFailures: u.outlier.consecutiveFailures,
           }))
