@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { HotCounter, HotHistogram, type HotCounterChild, type HotHistogramChild } from './hot-metrics.ts';
 import type { HealthMonitor } from './health/monitor.ts';
 import type { Proxy } from './proxy/proxy.ts';
 import type { Coordination } from './roles/coordination.ts';
@@ -77,18 +78,17 @@ export class Metrics {
     registers: [this.#r],
   });
 
-  readonly upstreamRequests = new Counter({
+  // Touched by every proxied request: kept by hot-metrics.ts, exposed exactly as prom-client's own would be.
+  readonly upstreamRequests = new HotCounter(this.#r, {
     name: 'superset_ha_upstream_requests_total',
     help: 'Attempts sent to each replica, by HTTP status or error code',
     labelNames: ['replica', 'code'],
-    registers: [this.#r],
   });
-  readonly requestDuration = new Histogram({
+  readonly requestDuration = new HotHistogram(this.#r, {
     name: 'superset_ha_request_duration_seconds',
     help: 'Client request duration through the proxy, retries included',
     labelNames: ['status_class'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [this.#r],
   });
   readonly retries = new Counter({ name: 'superset_ha_retries_total', help: 'Retries on another replica, by reason', labelNames: ['reason'], registers: [this.#r] });
   readonly budgetExhausted = new Counter({
@@ -232,20 +232,20 @@ export class Metrics {
   }
 
   observeProxy(p: Proxy): void {
-    // Hot path: label children are looked up once and cached, not hashed per request.
-    const upstream = new Map<string, Map<number | string, Counter.Internal>>();
-    const duration = new Map<number, Histogram.Internal<'status_class'>>();
+    // Hot path: label children are looked up once and cached, not joined per request.
+    const upstream = new Map<string, Map<number | string, HotCounterChild>>();
+    const duration = new Map<number, HotHistogramChild>();
     p.on('upstream', (replica, code) => {
       let byCode = upstream.get(replica);
-      if (byCode === undefined) upstream.set(replica, (byCode = new Map<number | string, Counter.Internal>()));
+      if (byCode === undefined) upstream.set(replica, (byCode = new Map<number | string, HotCounterChild>()));
       let child = byCode.get(code);
-      if (child === undefined) byCode.set(code, (child = this.upstreamRequests.labels(replica, String(code))));
+      if (child === undefined) byCode.set(code, (child = this.upstreamRequests.child(replica, String(code))));
       child.inc();
     });
     p.on('done', (status, seconds, failover) => {
       const cls = Math.floor(status / 100);
       let child = duration.get(cls);
-      if (child === undefined) duration.set(cls, (child = this.requestDuration.labels(`${cls}xx`)));
+      if (child === undefined) duration.set(cls, (child = this.requestDuration.child(`${cls}xx`)));
       child.observe(seconds);
       if (failover) this.failovers.inc();
     });

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { InFlight, RescueReason, Upstream } from '../routing/upstreams.ts';
-import { forward, type AttemptOutcome, type ForwardRequest } from './forward.ts';
+import { Forward, type AttemptOutcome, type ForwardRequest } from './forward.ts';
 
 /** What an attempt asks of the request it belongs to. */
 export interface AttemptOwner {
@@ -15,7 +15,7 @@ export interface AttemptOwner {
  * One try of a client request on one replica. While in flight it is listed on its upstream, so the routing
  * table can move it elsewhere when the replica fails (rescue) — the request decides whether that is safe.
  */
-export class Attempt implements InFlight {
+export class Attempt extends Forward implements InFlight {
   readonly up: Upstream;
   /** 0 for the first attempt of a request. */
   readonly index: number;
@@ -28,37 +28,26 @@ export class Attempt implements InFlight {
   rescued: RescueReason | undefined;
   /** A retryable status was discarded and its retry already holds a budget token. */
   paid = false;
-  #abort: ((err: Error) => void) | undefined;
+  #started = false;
   #cancelled: Error | undefined;
+  #settle: ((a: this) => void) | undefined;
   readonly #owner: AttemptOwner;
 
   constructor(up: Upstream, index: number, hedge: boolean, req: ForwardRequest, res: ServerResponse, owner: AttemptOwner) {
+    super(req, res);
     this.up = up;
     this.index = index;
     this.hedge = hedge;
     this.#owner = owner;
+    this.settled = new Promise<this>((resolve) => (this.#settle = resolve));
     up.outstanding++;
     up.inflight.add(this);
-    this.settled = forward(up, req, res, {
-      started: (abort) => {
-        if (this.#cancelled) abort(this.#cancelled);
-        else this.#abort = abort;
-      },
-      responseStarted: () => owner.responseStarted(this),
-      retryStatus: (status) => owner.retryStatus(this, status),
-      commit: () => owner.commit(this),
-    }).then((result) => {
-      this.#abort = undefined;
-      up.outstanding--;
-      up.inflight.delete(this);
-      this.result = result;
-      return this;
-    });
+    this.send(up.pool);
   }
 
   rescue(reason: RescueReason): boolean {
     // Not yet started means queued in the failed replica's pool, where undici offers no way to take it back.
-    if (this.#abort === undefined || this.#cancelled !== undefined || !this.#owner.mayRescue(this, reason)) return false;
+    if (!this.#started || this.#cancelled !== undefined || !this.#owner.mayRescue(this, reason)) return false;
     this.rescued = reason;
     this.cancel(Object.assign(new Error(`replica ${this.up.id} failed (${reason}); moving the request`), { code: 'SHA_PROXY_RESCUED' }));
     return true;
@@ -68,10 +57,38 @@ export class Attempt implements InFlight {
   cancel(err: Error): void {
     if (this.#cancelled !== undefined) return;
     this.#cancelled = err;
-    this.#abort?.(err);
+    this.abort(err);
   }
 
   get cancelled(): boolean {
     return this.#cancelled !== undefined;
+  }
+
+  // ---- Forward: the response's questions go to the request this attempt belongs to
+
+  protected started(): void {
+    this.#started = true;
+    if (this.#cancelled !== undefined) this.abort(this.#cancelled);
+  }
+
+  protected responseStarted(): void {
+    this.#owner.responseStarted(this);
+  }
+
+  protected retryStatus(status: number): boolean {
+    return this.#owner.retryStatus(this, status);
+  }
+
+  protected commit(): boolean {
+    return this.#owner.commit(this);
+  }
+
+  protected ended(outcome: AttemptOutcome): void {
+    this.#started = false;
+    this.up.outstanding--;
+    this.up.inflight.delete(this);
+    this.result = outcome;
+    this.#settle?.(this);
+    this.#settle = undefined;
   }
 }

@@ -63,7 +63,8 @@ export class Exchange implements AttemptOwner {
       return;
     }
     for (;;) {
-      const a = await this.#next();
+      // The common case, one attempt and no hedge timer, awaits its promise directly (no extra promise hop).
+      const a = this.#active.length === 1 && this.#hedgeDone ? await this.#active[0]!.settled : await this.#next();
       if (a === undefined) {
         this.#hedge();
         continue;
@@ -196,7 +197,6 @@ export class Exchange implements AttemptOwner {
   /** The next attempt to end, or undefined when it is time to hedge first. */
   async #next(): Promise<Attempt | undefined> {
     const active = this.#active;
-    if (active.length === 1 && this.#hedgeDone) return active[0]!.settled; // the common case: one attempt, no timer
     const settled = active.length === 1 ? active[0]!.settled : Promise.race(active.map((x) => x.settled));
     if (this.#hedgeDone) return settled;
     const wait = this.#core.hedgeDelayMs() - (performance.now() - active[0]!.startedAt);

@@ -138,7 +138,7 @@ export class Proxy extends EventEmitter<ProxyEvents> implements ProxyCore {
       holdResponseBytes: route !== 'unsafe' && body.replayable ? this.opts.holdResponseBytes : 0,
     };
     client.exchange = new Exchange(this, route, body.replayable, fwd, res, started);
-    await client.exchange.run();
+    return client.exchange.run();
   }
 
   acquire(): boolean {

@@ -84,8 +84,10 @@ export function pick<C extends Candidate>(candidates: readonly C[], opts: PickOp
   }
   let pool: readonly C[] = candidates;
   if (opts.zone !== undefined) {
-    const same = candidates.filter((c) => c.zone === opts.zone);
-    if (same.length > 0 && same.length < n) pool = same;
+    // Counted first: in the usual single-zone fleet every candidate is in our zone and nothing is allocated.
+    let same = 0;
+    for (const c of candidates) if (c.zone === opts.zone) same++;
+    if (same > 0 && same < n) pool = candidates.filter((c) => c.zone === opts.zone);
   }
   if (pool.length === 1) return pool[0];
   const i = Math.floor(random() * pool.length);

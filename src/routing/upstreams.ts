@@ -168,11 +168,10 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
    */
   choose(exclude: ReadonlySet<string> | undefined, now: number): Upstream | undefined {
     const all = this.#upstreams;
-    const usable = (u: Upstream) => !u.draining && !u.outlier.isEjected(now) && !this.#down.has(u.id);
     // Hot path, no allocation: nothing excluded, ejected, down or draining.
-    if (exclude === undefined && all.every(usable)) return pick(all, this.#opts.balance, now);
+    if (exclude === undefined && this.#allUsable(all, now)) return pick(all, this.#opts.balance, now);
     const candidates = exclude === undefined ? all : all.filter((u) => !exclude.has(u.id));
-    const open = candidates.filter(usable);
+    const open = candidates.filter((u) => this.#usable(u, now));
     if (open.length > 0) return pick(open, this.#opts.balance, now);
     if (candidates.length === 0) return undefined;
     // A draining replica still answers: better than panic routing to an ejected or down one.
@@ -207,6 +206,15 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     const pools = this.#upstreams.map((u) => u.pool);
     this.#upstreams = [];
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+  }
+
+  #usable(u: Upstream, now: number): boolean {
+    return !u.draining && !u.outlier.isEjected(now) && !this.#down.has(u.id);
+  }
+
+  #allUsable(all: readonly Upstream[], now: number): boolean {
+    for (const u of all) if (!this.#usable(u, now)) return false;
+    return true;
   }
 
   #rescueAll(u: Upstream, reason: RescueReason): void {
