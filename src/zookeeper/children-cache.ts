@@ -1,6 +1,6 @@
 import { ErrorCode, isSidecarError, type SidecarError } from '../errors.ts';
 import type { WatchEvent, ZkApi } from './api.ts';
-import { decodePayload, type ReplicaPayload } from './payload.ts';
+import { compareIds, decodePayload, type ReplicaPayload } from './payload.ts';
 
 interface Entry {
   /** Identifies one incarnation of the znode: a replica that registers again after an expiry gets a new one. */
@@ -84,7 +84,7 @@ export class ChildrenCache {
       try {
         children++;
         const names = await this.#zk.getChildren(this.#dir, this.#onChildren);
-        this.#names = names.sort((a, b) => a.localeCompare(b));
+        this.#names = names.sort(compareIds);
       } catch (err) {
         this.#listDirty = true;
         throw err;

@@ -5,7 +5,7 @@ import { ErrorCode, toSidecarError } from '../errors.ts';
 import { Reconciler } from '../reconciler.ts';
 import type { SessionState, ZkApi } from './api.ts';
 import { ChildrenCache, type SyncReads } from './children-cache.ts';
-import type { ReplicaPayload } from './payload.ts';
+import { compareIds, type ReplicaPayload } from './payload.ts';
 
 export interface MembershipSnapshot {
   /** Live replicas, sorted by id. */
@@ -181,7 +181,7 @@ export class Membership extends EventEmitter<MembershipEvents> {
     if (kept.length === 0) return { replicas: read, stale: false, readAt: now, held: [] };
     // Look again when the window closes: what is still missing then is believed gone.
     this.#reconciler.kick(this.#settleUntil - now);
-    const replicas = [...read, ...kept].sort((a, b) => a.id.localeCompare(b.id));
+    const replicas = [...read, ...kept].sort((a, b) => compareIds(a.id, b.id));
     return { replicas, stale: true, readAt: now, held: kept.map((r) => r.id) };
   }
 
@@ -213,7 +213,7 @@ function diff(prev: readonly ReplicaPayload[], next: readonly ReplicaPayload[]):
   while (i < prev.length || j < next.length) {
     const a = prev[i];
     const b = next[j];
-    const order = a === undefined ? 1 : b === undefined ? -1 : a.id.localeCompare(b.id);
+    const order = a === undefined ? 1 : b === undefined ? -1 : compareIds(a.id, b.id);
     if (order < 0) {
       left.push(a!.id);
       i++;
