@@ -23,6 +23,7 @@
 #   BENCH_NOISE_PCT [5]     a measured run during which processes outside the bench used more than this
 #   BENCH_NOISE_RETRIES [2] share of a core is repeated (after a 3 s pause), up to this many times,
 #                           keeping the least disturbed attempt; the report shows each run's share
+#   BENCH_SHA_HEAP_FLAGS [on]  superset-ha runs as bin/superset-ha.js with the shipped heap flags; off: V8's defaults
 #   BENCH_SHA_TIMEOUT [30]  seconds for superset-ha to become ready (else its row is "not available")
 #   BENCH_ZK_RUN_DIR [.run/bench]  BENCH_ZK_BASE_PORT [24181]
 #                           the ZooKeeper ensemble (scripts/zk.sh) superset-ha reads; private by default
@@ -385,7 +386,9 @@ EOF
   done
   log "backends registered in ZooKeeper ($ZK_CONNECT)"
 
-  spawn supersetha "$PROXY_CPU" "${SHA_ENV[@]}" "$NODE" src/main.ts run --config "$cfg"
+  # As users run it: bin/superset-ha.js, which gives the process the shipped heap flags (the image passes the
+  # same ones); BENCH_SHA_HEAP_FLAGS=off runs it with V8's defaults instead.
+  spawn supersetha "$PROXY_CPU" "${SHA_ENV[@]}" SUPERSET_HA_HEAP_FLAGS="${BENCH_SHA_HEAP_FLAGS:-on}" "$NODE" bin/superset-ha.js run --config "$cfg"
   pid=$SPAWNED
   url="http://127.0.0.1:$PORT_SHA$BODY_PATH"
   deadline=$((SECONDS + SHA_TIMEOUT))
@@ -584,6 +587,7 @@ pkgver() { "$NODE" -p "require('$REPO/node_modules/$1/package.json').version" 2>
   echo "wrk=$(wrk --version 2>&1 | head -n 1 | awk '{print $2}')"
   echo "reply_from=@fastify/reply-from $(pkgver @fastify/reply-from)"
   echo "undici=$(pkgver undici) (superset-ha's and the floor's)"
+  echo "superset_ha_heap_flags=${BENCH_SHA_HEAP_FLAGS:-on} (bin/superset-ha.js: on = --max-semi-space-size=4 --max-old-space-size=160, as shipped)"
   if [[ -n "${ZK_CONNECT:-}" ]]; then echo "zookeeper=$ZK_CONNECT"; fi
   echo "work_dir=${WORK#"$REPO"/}"
 } >"$WORK/meta.txt"

@@ -275,7 +275,7 @@ export function buildReport(dir: string): string {
   out.push('');
   out.push('## Setup');
   out.push('');
-  for (const k of ['commit', 'host', 'loadavg', 'node', 'haproxy', 'nginx', 'wrk', 'reply_from', 'undici', 'zookeeper', 'work_dir']) {
+  for (const k of ['commit', 'host', 'loadavg', 'node', 'haproxy', 'nginx', 'wrk', 'reply_from', 'undici', 'superset_ha_heap_flags', 'zookeeper', 'work_dir']) {
     if (meta.has(k)) out.push(`- ${k}: ${meta.get(k)}`);
   }
   out.push(
