@@ -31,7 +31,12 @@ describe('shared runtime config in <root>/config (real ZooKeeper)', () => {
 
   async function started(a: ReturnType<typeof secureApp>): Promise<ReturnType<typeof secureApp>> {
     cleanups.push(() => a.app.close());
+    // Returns once the sidecar has created (or checked) the coordination nodes with its ACLs. A client without
+    // the credentials that creates a path first (the test's Watcher, making <root>/replicas) would otherwise
+    // race it and could leave the root open to anyone, which the CLI then rightly refuses (SHA_ZK_ACL_OPEN).
+    const laidOut = new Promise<void>((resolve) => a.app.coordination.once('layout', () => resolve()));
     await a.app.start();
+    await laidOut;
     return a;
   }
 
