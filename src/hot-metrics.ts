@@ -20,10 +20,11 @@ interface Exposed {
 }
 
 /** What the registry calls on a metric: its name, get() at scrape time, reset() from resetMetrics(). */
-abstract class HotMetric {
+abstract class HotMetric<C> {
   readonly name: string;
   readonly help: string;
   protected readonly labelNames: readonly string[];
+  protected readonly children = new Map<string, C>();
 
   constructor(registry: Registry, name: string, help: string, labelNames: readonly string[]) {
     this.name = name;
@@ -33,11 +34,19 @@ abstract class HotMetric {
     registry.registerMetric(this as unknown as Metric);
   }
 
-  protected labelsOf(values: readonly (string | number)[]): Record<string, string | number> {
-    const labels: Record<string, string | number> = {};
-    this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
-    return labels;
+  /** The child for these label values (in labelNames order): look it up once, keep it. */
+  child(...values: (string | number)[]): C {
+    const key = values.join('\u0000');
+    let c = this.children.get(key);
+    if (c === undefined) {
+      const labels: Record<string, string | number> = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      this.children.set(key, (c = this.newChild(labels)));
+    }
+    return c;
   }
+
+  protected abstract newChild(labels: Record<string, string | number>): C;
 
   abstract get(): Promise<Exposed>;
   abstract reset(): void;
@@ -55,29 +64,24 @@ export class HotCounterChild {
 }
 
 /** A counter whose children are found once (child()) and then cost one addition per inc(). */
-export class HotCounter extends HotMetric {
+export class HotCounter extends HotMetric<HotCounterChild> {
   readonly type = 'counter';
-  readonly #children = new Map<string, HotCounterChild>();
 
   constructor(registry: Registry, opts: { name: string; help: string; labelNames: readonly string[] }) {
     super(registry, opts.name, opts.help, opts.labelNames);
   }
 
-  /** The child for these label values (in labelNames order): look it up once, keep it. */
-  child(...values: (string | number)[]): HotCounterChild {
-    const key = values.join('\u0000');
-    let c = this.#children.get(key);
-    if (c === undefined) this.#children.set(key, (c = new HotCounterChild(this.labelsOf(values))));
-    return c;
+  protected newChild(labels: Record<string, string | number>): HotCounterChild {
+    return new HotCounterChild(labels);
   }
 
   get(): Promise<Exposed> {
-    const values = [...this.#children.values()].map((c) => ({ value: c.value, labels: { ...c.labels } }));
+    const values = [...this.children.values()].map((c) => ({ value: c.value, labels: { ...c.labels } }));
     return Promise.resolve({ name: this.name, help: this.help, type: 'counter', aggregator: 'sum', values });
   }
 
   reset(): void {
-    for (const c of this.#children.values()) c.value = 0;
+    for (const c of this.children.values()) c.value = 0;
   }
 }
 
@@ -108,26 +112,22 @@ export class HotHistogramChild {
 }
 
 /** A histogram (cumulative `le` buckets, _sum, _count, as prom-client's) with cheap found-once children. */
-export class HotHistogram extends HotMetric {
+export class HotHistogram extends HotMetric<HotHistogramChild> {
   readonly type = 'histogram';
   readonly #bounds: readonly number[];
-  readonly #children = new Map<string, HotHistogramChild>();
 
   constructor(registry: Registry, opts: { name: string; help: string; labelNames: readonly string[]; buckets: readonly number[] }) {
     super(registry, opts.name, opts.help, opts.labelNames);
     this.#bounds = [...opts.buckets].sort((a, b) => a - b);
   }
 
-  child(...values: (string | number)[]): HotHistogramChild {
-    const key = values.join('\u0000');
-    let c = this.#children.get(key);
-    if (c === undefined) this.#children.set(key, (c = new HotHistogramChild(this.labelsOf(values), this.#bounds)));
-    return c;
+  protected newChild(labels: Record<string, string | number>): HotHistogramChild {
+    return new HotHistogramChild(labels, this.#bounds);
   }
 
   get(): Promise<Exposed> {
     const values: Sample[] = [];
-    for (const c of this.#children.values()) {
+    for (const c of this.children.values()) {
       let acc = 0;
       this.#bounds.forEach((le, i) => {
         acc += c.counts[i]!;
@@ -141,7 +141,7 @@ export class HotHistogram extends HotMetric {
   }
 
   reset(): void {
-    for (const c of this.#children.values()) {
+    for (const c of this.children.values()) {
       c.counts.fill(0);
       c.sum = 0;
       c.count = 0;
