@@ -1,4 +1,5 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors.ts';
@@ -10,6 +11,11 @@ import { trustConnection, upstreamRequestHeaders } from './headers.ts';
 import { listenOn } from './listen.ts';
 import type { Proxy } from './proxy.ts';
 import { trustedPeers } from './trusted-proxies.ts';
+
+// Loaded with require, not an ESM import: the ESM namespace of node:http copies every export, and its lazy
+// `WebSocket` getter then loads Node's own bundled copy of undici, which the sidecar never uses (it proxies
+// with the undici from package.json): about 1 MiB of RSS.
+const { STATUS_CODES } = createRequire(import.meta.url)('node:http') as { STATUS_CODES: Record<number, string | undefined> };
 
 export interface ProxyServerOptions {
   readonly host: string;

@@ -96,6 +96,13 @@ describe('the sidecar image', () => {
     expect(uid).toBe('1000');
     for (const dev of ['typescript', 'vitest', 'eslint', 'node']) expect(mods).not.toContain(dev);
     expect(mods).toContain('fastify');
+    // The compile cache warmed at build time serves uid 1000: the sidecar starts without Node's transpiler.
+    const probe = 'process.on("exit", () => process.stdout.write(`transpiler loaded: ${process.moduleLoadList.some((m) => m.includes("amaro"))}\\n`))';
+    const start = buildah(['run', c, '--', 'node', '--import', `data:text/javascript,${probe}`, 'src/main.ts', '--help']);
+    expect(start.status, start.out).toBe(0);
+    expect(start.out).toContain('transpiler loaded: false');
+    const cold = buildah(['run', '--env', 'NODE_DISABLE_COMPILE_CACHE=1', c, '--', 'node', '--import', `data:text/javascript,${probe}`, 'src/main.ts', '--help']);
+    expect(cold.out).toContain('transpiler loaded: true'); // the probe can tell
   });
 
   it('check-config accepts a mounted config with env overrides and rejects a bad one with status 2', () => {
