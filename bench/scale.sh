@@ -9,8 +9,8 @@
 #   SCALE_ROUNDS [3] rolling rounds   SCALE_RATE [5] restarts per second   SCALE_IDLE_S [30] idle at the end
 #   SCALE_SIDECAR_PORT [12060] proxy port of the sidecar (admin +1)   SCALE_WAIT_MS [30000] per propagation
 #   SCALE_DEADLINE_S [1200] the whole run   SCALE_LABEL  heading of the report
-#   SCALE_SIDECAR [bin]  bin: node bin/superset-ha.js; image: compile dist/ and run it with the
-#                        Dockerfile's ENTRYPOINT flags, as the image does
+#   SCALE_SIDECAR [bin]  bin: node bin/superset-ha.js; image: the Dockerfile's ENTRYPOINT command line.
+#                        Either way from a compile cache warmed first (.run/bench/scale-compile-cache).
 #   SHA_RUN_DIR / SHA_ZK_BASE_PORT: the ensemble (scripts/zk.sh); started if not running, and then
 #   stopped at the end.
 # Output: a markdown report on stdout, also saved as .run/bench/scale-<timestamp>.md.
@@ -31,12 +31,7 @@ cleanup() { if [[ -n "$STARTED" ]]; then "$ZK" stop >/dev/null 2>&1 || true; fi;
 trap cleanup EXIT
 "$ZK" start >&2
 CONNECT=$("$ZK" connect-string)
-if [[ "${SCALE_SIDECAR:-bin}" == image ]]; then
-  # As the Dockerfile builds it: tsc -p tsconfig.build.json, here into .run/bench/scale-dist.
-  export SCALE_IMAGE_DIST="$OUT/scale-dist"
-  rm -rf "$SCALE_IMAGE_DIST"
-  (cd "$REPO" && "$REPO/node_modules/.bin/tsc" -p tsconfig.build.json --outDir "$SCALE_IMAGE_DIST") >&2
-fi
+export SCALE_OUT="$OUT"
 report="$OUT/scale-$(date -u +%Y%m%dT%H%M%SZ).md"
 log "connect $CONNECT; report $report"
 # Raise the open-file limit: 250+ ZooKeeper sessions in one process.

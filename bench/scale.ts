@@ -5,7 +5,7 @@
 // sidecar process (bin/superset-ha.js, roles.registrar=false) whose RSS is sampled from /proc.
 // Measures cold start, single changes, rolling restarts, ZooKeeper reads per change (counted at the
 // routers and, as a cross-check, from the servers' `mntr` packet counters) and prints a markdown report.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -30,10 +30,11 @@ const IDLE_S = env('SCALE_IDLE_S', 30);
 const SIDECAR_PORT = env('SCALE_SIDECAR_PORT', 12060);
 const WAIT_MS = env('SCALE_WAIT_MS', 30_000);
 const LABEL = process.env.SCALE_LABEL ?? 'this tree';
-// bin: node bin/superset-ha.js (TypeScript by type stripping, as `npx superset-ha`). image: the compiled
-// dist/main.js with the Dockerfile's ENTRYPOINT flags, as in Kubernetes (scale.sh compiles it first).
+// bin: node bin/superset-ha.js (as `npx superset-ha`: it re-executes itself with the heap flags). image:
+// the Dockerfile's ENTRYPOINT command line as it is (node, its flags, src/main.ts), as in Kubernetes.
+// Both start from a compile cache warmed first (a private one under OUT), as the image's is at build time.
 const SIDECAR = process.env.SCALE_SIDECAR ?? 'bin';
-const IMAGE_DIST = process.env.SCALE_IMAGE_DIST ?? '';
+const OUT = process.env.SCALE_OUT ?? tmpdir();
 
 const connect = process.argv[2];
 if (connect === undefined || connect === '') {
@@ -170,12 +171,22 @@ async function watchCount(): Promise<number> {
 
 // ---- the router-only sidecar process --------------------------------------------------------------
 function sidecarCommand(): string[] {
-  if (SIDECAR === 'bin') return [join(import.meta.dirname, '..', 'bin', 'superset-ha.js')];
-  if (SIDECAR !== 'image' || IMAGE_DIST === '') throw new Error('SCALE_SIDECAR is bin or image (image needs SCALE_IMAGE_DIST)');
-  const dockerfile = readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8');
+  const repo = join(import.meta.dirname, '..');
+  if (SIDECAR === 'bin') return [join(repo, 'bin', 'superset-ha.js')];
+  if (SIDECAR !== 'image') throw new Error('SCALE_SIDECAR is bin or image');
+  const dockerfile = readFileSync(join(repo, 'Dockerfile'), 'utf8');
   const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
-  const argv = entry ? (JSON.parse(entry[1]!) as string[]) : ['node', 'dist/main.js'];
-  return argv.slice(1).map((a) => (a === 'dist/main.js' ? join(IMAGE_DIST, 'main.js') : a));
+  if (!entry) throw new Error('no ENTRYPOINT in the Dockerfile');
+  return (JSON.parse(entry[1]!) as string[]).slice(1).map((a) => (a.endsWith('.ts') ? join(repo, a) : a));
+}
+
+/** The sidecar's environment: ours without SHA_* overrides, and a compile cache warmed by one `--help`. */
+function sidecarEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHA_')));
+  env.NODE_COMPILE_CACHE = join(OUT, 'scale-compile-cache');
+  const warm = spawnSync(process.execPath, [...sidecarCommand(), '--help'], { env, stdio: 'ignore', timeout: 60_000 });
+  if (warm.status !== 0) throw new Error(`warming the compile cache failed (status ${warm.status})`);
+  return env;
 }
 
 class Sidecar {
@@ -200,8 +211,7 @@ class Sidecar {
         log: { level: 'info' },
       }),
     );
-    const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHA_')));
-    this.child = spawn(process.execPath, [...sidecarCommand(), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: childEnv });
+    this.child = spawn(process.execPath, [...sidecarCommand(), 'run', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: sidecarEnv() });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       this.logBytes += line.length + 1;
       if (!line.includes('"membership"')) return;
