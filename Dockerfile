@@ -28,7 +28,7 @@ RUN install -d -o 1000 -g 1000 /app/.node-compile-cache
 
 # Non-root, numerically, so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
-RUN node --max-semi-space-size=4 --max-old-space-size=160 src/main.ts --help >/dev/null
+RUN node --max-semi-space-size=16 --max-old-space-size=160 --heap-growing-percent=100 src/main.ts --help >/dev/null
 
 # 8080: proxy (user traffic); 9090: admin (/healthz /readyz /replicas /metrics POST /drain).
 EXPOSE 8080 9090
@@ -42,6 +42,7 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.SHA_ADMIN__PORT ?? 9090}/healthz`).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# Heap sized for a sidecar from bench/scale.sh peaks (bin/superset-ha.js explains the flags).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=160", "src/main.ts"]
+# Heap sized for a sidecar from bench/proxy.sh and bench/scale.sh peaks (bin/superset-ha.js explains the
+# flags; test/launcher.test.ts keeps the two lists equal).
+ENTRYPOINT ["node", "--max-semi-space-size=16", "--max-old-space-size=160", "--heap-growing-percent=100", "src/main.ts"]
 CMD ["run", "--config", "/etc/superset-ha/config.yaml"]

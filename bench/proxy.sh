@@ -587,7 +587,7 @@ pkgver() { "$NODE" -p "require('$REPO/node_modules/$1/package.json').version" 2>
   echo "wrk=$(wrk --version 2>&1 | head -n 1 | awk '{print $2}')"
   echo "reply_from=@fastify/reply-from $(pkgver @fastify/reply-from)"
   echo "undici=$(pkgver undici) (superset-ha's and the floor's)"
-  echo "superset_ha_heap_flags=${BENCH_SHA_HEAP_FLAGS:-on} (bin/superset-ha.js: on = --max-semi-space-size=4 --max-old-space-size=160, as shipped)"
+  echo "superset_ha_heap_flags=${BENCH_SHA_HEAP_FLAGS:-on} (bin/superset-ha.js: on = the heap flags it ships, as the image's ENTRYPOINT)"
   if [[ -n "${ZK_CONNECT:-}" ]]; then echo "zookeeper=$ZK_CONNECT"; fi
   echo "work_dir=${WORK#"$REPO"/}"
 } >"$WORK/meta.txt"

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,8 +20,11 @@ function start(env: Record<string, string>): { transpiler: boolean; execArgv: st
 }
 
 describe('bin/superset-ha.js', () => {
-  it('starts with the sidecar heap flags unless the caller chose its own', () => {
-    expect(start({}).execArgv).toEqual(['--max-semi-space-size=4', '--max-old-space-size=160']);
+  it('starts with the image ENTRYPOINT heap flags unless the caller chose its own', () => {
+    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8'));
+    const imageFlags = (JSON.parse(entry![1]!) as string[]).filter((a) => a.startsWith('--'));
+    expect(imageFlags).toContain('--max-old-space-size=160');
+    expect(start({}).execArgv).toEqual(imageFlags);
     expect(start({ NODE_OPTIONS: '--max-old-space-size=300' }).execArgv).toEqual([]);
     expect(start({ SUPERSET_HA_HEAP_FLAGS: 'off' }).execArgv).toEqual([]);
   });

@@ -84,7 +84,7 @@ describe('the sidecar image', () => {
     const cfg = (JSON.parse(r.out) as { Docker: ImageConfig }).Docker.config;
     expect(cfg.User).toBe('1000:1000');
     expect(cfg.StopSignal).toBe('SIGTERM');
-    expect(cfg.Entrypoint).toEqual(['node', '--max-semi-space-size=4', '--max-old-space-size=160', 'src/main.ts']);
+    expect(cfg.Entrypoint).toEqual(['node', '--max-semi-space-size=16', '--max-old-space-size=160', '--heap-growing-percent=100', 'src/main.ts']);
     expect(cfg.Cmd).toEqual(['run', '--config', '/etc/superset-ha/config.yaml']);
     expect(Object.keys(cfg.ExposedPorts).sort()).toEqual(['8080/tcp', '9090/tcp']);
     expect(cfg.Healthcheck?.Test.join(' ')).toContain('/healthz');
