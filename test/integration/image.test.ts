@@ -96,12 +96,15 @@ describe('the sidecar image', () => {
     expect(uid).toBe('1000');
     for (const dev of ['typescript', 'vitest', 'eslint', 'node']) expect(mods).not.toContain(dev);
     expect(mods).toContain('fastify');
-    // The compile cache warmed at build time serves uid 1000: the sidecar starts without Node's transpiler.
+    // The compile cache warmed at build time serves uid 1000 started as the ENTRYPOINT starts it (Node keys
+    // the cache by some V8 flags too, --heap-growing-percent among them): no TypeScript transpiler loaded.
     const probe = 'process.on("exit", () => process.stdout.write(`transpiler loaded: ${process.moduleLoadList.some((m) => m.includes("amaro"))}\\n`))';
-    const start = buildah(['run', c, '--', 'node', '--import', `data:text/javascript,${probe}`, 'src/main.ts', '--help']);
+    const [node, ...entry] = cfg.Entrypoint;
+    const asEntrypoint = [node!, ...entry.filter((a) => a.startsWith('--')), '--import', `data:text/javascript,${probe}`, ...entry.filter((a) => !a.startsWith('--')), '--help'];
+    const start = buildah(['run', c, '--', ...asEntrypoint]);
     expect(start.status, start.out).toBe(0);
     expect(start.out).toContain('transpiler loaded: false');
-    const cold = buildah(['run', '--env', 'NODE_DISABLE_COMPILE_CACHE=1', c, '--', 'node', '--import', `data:text/javascript,${probe}`, 'src/main.ts', '--help']);
+    const cold = buildah(['run', '--env', 'NODE_DISABLE_COMPILE_CACHE=1', c, '--', ...asEntrypoint]);
     expect(cold.out).toContain('transpiler loaded: true'); // the probe can tell
   });
 
