@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { InFlightList } from '../routing/inflight.ts';
 import type { InFlight, RescueReason, Upstream } from '../routing/upstreams.ts';
 import { Forward, type AttemptOutcome, type ForwardRequest } from './forward.ts';
 
@@ -32,6 +33,10 @@ export class Attempt extends Forward implements InFlight {
   #cancelled: Error | undefined;
   #settle: ((a: this) => void) | undefined;
   readonly #owner: AttemptOwner;
+  // Links of its upstream's in-flight list (routing/inflight.ts).
+  inflightPrev: InFlight | undefined;
+  inflightNext: InFlight | undefined;
+  inflightList: InFlightList<InFlight> | undefined;
 
   constructor(up: Upstream, index: number, hedge: boolean, req: ForwardRequest, res: ServerResponse, owner: AttemptOwner) {
     super(req, res);

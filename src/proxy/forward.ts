@@ -135,6 +135,7 @@ export abstract class Forward implements Dispatcher.DispatchHandler {
       return;
     }
     const held = this.#held;
+    this.#held = undefined;
     if (held !== undefined) {
       if (!this.commit()) {
         this.ended({ kind: 'failed', failure: { kind: 'maybe-received', code: LOST.code }, error: LOST });

@@ -4,6 +4,7 @@ import type { MembershipSnapshot } from '../zookeeper/membership.ts';
 import type { ReplicaPayload } from '../zookeeper/payload.ts';
 import { pick, type LatencyStats, type PickOptions } from './balancer.ts';
 import { OutlierState, type OutlierOptions } from './outlier.ts';
+import { InFlightList, type Linked } from './inflight.ts';
 
 /**
  * Why requests in flight on a replica are moved elsewhere (DESIGN.md invariant 8):
@@ -14,7 +15,7 @@ import { OutlierState, type OutlierOptions } from './outlier.ts';
 export type RescueReason = 'left' | 'ejected' | 'unhealthy';
 
 /** An attempt in flight on an upstream, as the table sees it. */
-export interface InFlight {
+export interface InFlight extends Linked {
   /** Moves the request to another replica if that is safe and allowed; true when it was taken off this one. */
   rescue(reason: RescueReason): boolean;
 }
@@ -29,8 +30,8 @@ export interface Upstream {
   outstanding: number;
   /** Its registrar announced a drain: no new requests, but those in flight finish there. */
   draining: boolean;
-  /** In flight from this sidecar, oldest first (a Set keeps insertion order). */
-  readonly inflight: Set<InFlight>;
+  /** In flight from this sidecar, oldest first. */
+  readonly inflight: InFlightList<InFlight>;
   /** Epoch ms it (re)joined, for slow start; 0: part of the set from the start, no ramp. */
   since: number;
   readonly latency: UpstreamLatency;
@@ -221,7 +222,7 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
     if (u.inflight.size === 0) return;
     let moved = 0;
     let stayed = 0;
-    for (const f of [...u.inflight]) {
+    for (const f of u.inflight.toArray()) {
       if (f.rescue(reason)) moved++;
       else stayed++;
     }
@@ -240,7 +241,7 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
       origin,
       outstanding: 0,
       draining: r.state === 'draining',
-      inflight: new Set(),
+      inflight: new InFlightList(),
       outlier: new OutlierState(this.#opts.outlier),
       pool: new Pool(origin, {
         connections: p.connections,
