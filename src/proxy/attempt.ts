@@ -45,7 +45,6 @@ export class Attempt extends Forward implements InFlight {
     this.hedge = hedge;
     this.#owner = owner;
     this.settled = new Promise<this>((resolve) => (this.#settle = resolve));
-    up.outstanding++;
     up.inflight.add(this);
     this.send(up.pool);
   }
@@ -90,7 +89,6 @@ export class Attempt extends Forward implements InFlight {
 
   protected ended(outcome: AttemptOutcome): void {
     this.#started = false;
-    this.up.outstanding--;
     this.up.inflight.delete(this);
     this.result = outcome;
     this.#settle?.(this);

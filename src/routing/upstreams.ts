@@ -27,7 +27,8 @@ export interface Upstream {
   readonly origin: string;
   readonly pool: Pool;
   readonly outlier: OutlierState;
-  outstanding: number;
+  /** Requests in flight to it from this sidecar: the size of `inflight`. */
+  readonly outstanding: number;
   /** Its registrar announced a drain: no new requests, but those in flight finish there. */
   draining: boolean;
   /** In flight from this sidecar, oldest first. */
@@ -239,7 +240,9 @@ export class RoutingTable extends EventEmitter<RoutingTableEvents> {
       zone: r.zone,
       weight: r.weight,
       origin,
-      outstanding: 0,
+      get outstanding() {
+        return this.inflight.size;
+      },
       draining: r.state === 'draining',
       inflight: new InFlightList(),
       outlier: new OutlierState(this.#opts.outlier),
