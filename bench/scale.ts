@@ -170,14 +170,34 @@ async function watchCount(): Promise<number> {
 }
 
 // ---- the router-only sidecar process --------------------------------------------------------------
-function sidecarCommand(): string[] {
-  const repo = join(import.meta.dirname, '..');
-  if (SIDECAR === 'bin') return [join(repo, 'bin', 'superset-ha.js')];
-  if (SIDECAR !== 'image') throw new Error('SCALE_SIDECAR is bin or image');
+const repo = join(import.meta.dirname, '..');
+/** The Dockerfile's ENTRYPOINT as argv: node, its heap flags, src/main.ts (bin/superset-ha.js uses the same flags). */
+function entrypoint(): string[] {
   const dockerfile = readFileSync(join(repo, 'Dockerfile'), 'utf8');
   const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
   if (!entry) throw new Error('no ENTRYPOINT in the Dockerfile');
-  return (JSON.parse(entry[1]!) as string[]).slice(1).map((a) => (a.endsWith('.ts') ? join(repo, a) : a));
+  return JSON.parse(entry[1]!) as string[];
+}
+function sidecarCommand(): string[] {
+  if (SIDECAR === 'bin') return [join(repo, 'bin', 'superset-ha.js')];
+  if (SIDECAR !== 'image') throw new Error('SCALE_SIDECAR is bin or image');
+  return entrypoint().slice(1).map((a) => (a.endsWith('.ts') ? join(repo, a) : a));
+}
+
+interface Mem {
+  /** VmRSS, MiB. */
+  rss: number;
+  /** RssAnon, MiB: what the process itself allocated; the rest is file-backed (mostly the Node binary's pages). */
+  anon: number;
+}
+function memOf(pid: number | undefined): Mem {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+    return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+  } catch {
+    return { rss: 0, anon: 0 };
+  }
 }
 
 /** The sidecar's environment: ours without SHA_* overrides, and a compile cache warmed by one `--help`. */
@@ -194,7 +214,8 @@ class Sidecar {
   logBytes = 0;
   /** Time (epoch ms, from the log line) each replica id was first logged as present after a mark. */
   readonly seen = new Map<string, number>();
-  peak = 0;
+  /** Peak RSS and peak RssAnon since the last resetPeak() (sampled every 200 ms; each its own maximum). */
+  peak: Mem = { rss: 0, anon: 0 };
   #sampler: NodeJS.Timeout;
   constructor() {
     const tmp = mkdtempSync(join(tmpdir(), 'sha-scale-'));
@@ -224,22 +245,30 @@ class Sidecar {
         /* not JSON */
       }
     });
-    this.#sampler = setInterval(() => (this.peak = Math.max(this.peak, this.rss())), 200);
+    this.#sampler = setInterval(() => {
+      const m = this.mem();
+      this.peak = { rss: Math.max(this.peak.rss, m.rss), anon: Math.max(this.peak.anon, m.anon) };
+    }, 200);
     process.once('exit', () => {
       this.child.kill('SIGKILL'); // never outlive the bench
       rmSync(tmp, { recursive: true, force: true });
     });
   }
-  rss(): number {
-    try {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.child.pid}/status`, 'utf8'));
-      return m ? Number(m[1]) / 1024 : 0;
-    } catch {
-      return 0;
-    }
+  mem(): Mem {
+    return memOf(this.child.pid);
   }
   resetPeak(): void {
-    this.peak = this.rss();
+    this.peak = this.mem();
+  }
+  /** V8 heap used and total (MiB), from the sidecar's own /metrics (prom-client's default metrics). */
+  async heap(): Promise<{ used: number; total: number }> {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${SIDECAR_PORT + 1}/metrics`)).text();
+      const get = (name: string) => Number(new RegExp(`^superset_ha_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+      return { used: get('nodejs_heap_size_used_bytes'), total: get('nodejs_heap_size_total_bytes') };
+    } catch {
+      return { used: NaN, total: NaN };
+    }
   }
   async ready(): Promise<void> {
     const deadline = Date.now() + 30_000;
@@ -260,6 +289,47 @@ class Sidecar {
   }
 }
 
+/**
+ * The floors under the sidecar's memory, measured in this run with the sidecar's heap flags and a warmed
+ * compile cache: a bare Node process, and bench/library-floor.ts (the project's dependencies, up and
+ * connected, none of its code). Each is started twice (the first start warms its cache), measured 5 s
+ * after it is ready, as the sidecar is, and stopped.
+ */
+async function floors(env: NodeJS.ProcessEnv): Promise<{ bare: Mem; libraries: Mem }> {
+  const flags = entrypoint().slice(1, -1);
+  const measure = async (args: string[], warm: boolean): Promise<Mem> => {
+    const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${args.join(' ')} was not ready within 30 s`)), 30_000);
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if (line === 'ready') {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
+        child.once('error', reject);
+      });
+      if (warm) {
+        // A clean exit writes the compile cache (a killed process would leave it cold).
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await Promise.race([exited, sleep(10_000)]);
+        return { rss: 0, anon: 0 };
+      }
+      await sleep(5_000);
+      return memOf(child.pid);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  };
+  const bare = ['-e', "console.log('ready'); setInterval(() => {}, 60_000)"];
+  const libraries = [join(repo, 'bench', 'library-floor.ts'), connect!];
+  await measure(libraries, true);
+  return { bare: await measure(bare, false), libraries: await measure(libraries, false) };
+}
+
 // ---- statistics -----------------------------------------------------------------------------------
 const pct = (xs: number[], p: number): number => {
   if (xs.length === 0) return NaN;
@@ -267,7 +337,6 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'timeout');
-const mib = (x: number) => `${x.toFixed(0)} MiB`;
 const lat = (xs: number[]) => `p50 ${ms(pct(xs, 50))}, p99 ${ms(pct(xs, 99))}, max ${ms(Math.max(...xs))}`;
 
 // ---- the run --------------------------------------------------------------------------------------
@@ -278,11 +347,14 @@ async function main(): Promise<void> {
   await connected(admin);
   await admin.mkdirp(dir);
 
+  log('memory floors: bare Node, the libraries alone');
+  const floor = await floors(sidecarEnv());
   log(`sidecar (router only) starting; root ${root}`);
   const sidecar = new Sidecar();
   await sidecar.ready();
   await sleep(5_000);
-  const rssIdle0 = sidecar.rss();
+  const rssIdle0 = sidecar.mem();
+  const heapIdle0 = await sidecar.heap();
 
   log(`registering ${REPLICAS} replicas`);
   const regs = Array.from({ length: REPLICAS }, (_, i) => new Registrant(`r${String(i).padStart(4, '0')}`));
@@ -298,7 +370,8 @@ async function main(): Promise<void> {
   rows.push([`cold start: ${ROUTERS} routers hold all ${REPLICAS}`, ms(cold), '< 1 s']);
 
   await sleep(4_000);
-  const rss200 = sidecar.rss();
+  const rss200 = sidecar.mem();
+  const heap200 = await sidecar.heap();
 
   log(`${CHANGES} single changes`);
   const single: number[] = [];
@@ -328,7 +401,8 @@ async function main(): Promise<void> {
       sidecarJoin.push(at === undefined ? Infinity : Math.max(0, at - wall0));
     }
   }
-  const rssAfterSingle = sidecar.rss();
+  const rssAfterSingle = sidecar.mem();
+  const heapAfterSingle = await sidecar.heap();
   rows.push([`one change → all ${ROUTERS} routers hold it (${CHANGES} changes)`, lat(single), 'p99 < 100 ms']);
   rows.push([
     `ZooKeeper reads per change, all ${ROUTERS} routers (counted at the routers)`,
@@ -339,7 +413,7 @@ async function main(): Promise<void> {
   rows.push([`one join → the router-only sidecar logs it (${sidecarJoin.length} joins; log time, ms resolution)`, lat(sidecarJoin), 'p99 < 50 ms']);
 
   log(`rolling restart of all ${REPLICAS} at ${RATE}/s, ${ROUNDS} round(s)`);
-  const roundRss: number[] = [];
+  const roundRss: Mem[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     sidecar.resetPeak();
     const r0 = totalReads();
@@ -386,14 +460,24 @@ async function main(): Promise<void> {
   log(`idle ${IDLE_S} s`);
   sidecar.resetPeak();
   await sleep(IDLE_S * 1000);
-  const rssIdleEnd = sidecar.rss();
+  const rssIdleEnd = sidecar.mem();
+  const heapIdleEnd = await sidecar.heap();
+  const both = (m: Mem) => `${m.rss.toFixed(0)} (${m.anon.toFixed(0)})`;
+  const heapOf = (h: { used: number; total: number }) => `${h.used.toFixed(0)}/${h.total.toFixed(0)}`;
   rows.push([
-    `RSS of one router-only sidecar: 0 → ${REPLICAS} replicas → after single changes`,
-    `${mib(rssIdle0)} → ${mib(rss200)} → ${mib(rssAfterSingle)}`,
+    `RSS (RssAnon) of one router-only sidecar, MiB: 0 → ${REPLICAS} replicas → after single changes`,
+    `${both(rssIdle0)} → ${both(rss200)} → ${both(rssAfterSingle)}`,
     '< 80 MiB',
   ]);
-  rows.push(['RSS peak per rolling round', roundRss.map(mib).join(', '), '< 80 MiB, flat']);
-  rows.push([`RSS after ${IDLE_S} s idle (peak while idle)`, `${mib(rssIdleEnd)} (${mib(sidecar.peak)})`, '< 80 MiB']);
+  rows.push(['RSS (RssAnon) peak per rolling round, MiB', roundRss.map(both).join(', '), '< 80 MiB, flat']);
+  rows.push([`RSS (RssAnon) after ${IDLE_S} s idle (peak while idle), MiB`, `${both(rssIdleEnd)} (${both(sidecar.peak)})`, '< 80 MiB']);
+  rows.push([
+    'its V8 heap used/total, MiB: 0 → 200 → after single changes → idle',
+    `${heapOf(heapIdle0)} → ${heapOf(heap200)} → ${heapOf(heapAfterSingle)} → ${heapOf(heapIdleEnd)}`,
+    '—',
+  ]);
+  rows.push(['floor, same flags, same run: a bare Node process, RSS (RssAnon) MiB', both(floor.bare), '—']);
+  rows.push(['floor: the libraries alone (bench/library-floor.ts: fastify listening, undici, prom-client, pino, zod, yaml, node-zookeeper-client connected)', both(floor.libraries), '—']);
   rows.push(['log volume of that sidecar over the run', `${(sidecar.logBytes / 1024).toFixed(0)} KiB`, 'one short line per change']);
   rows.push(['failed membership reads at the routers (retried), whole run', String(readErrors), '0']);
   rows.push(['watches on the ensemble at the end (mntr zk_watch_count, summed)', String(watches), '—']);
@@ -405,7 +489,7 @@ async function main(): Promise<void> {
   const out = [
     `## bench/scale.sh — ${LABEL}`,
     '',
-    `${REPLICAS} replicas, ${ROUTERS} routers, ${CHANGES} single changes, ${ROUNDS} rolling round(s) at ${RATE}/s; sidecar: ${SIDECAR === 'bin' ? 'bin/superset-ha.js' : 'image (dist/main.js + the Dockerfile ENTRYPOINT flags)'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${cpus().length} cores); ${new Date().toISOString()}`,
+    `${REPLICAS} replicas, ${ROUTERS} routers, ${CHANGES} single changes, ${ROUNDS} rolling round(s) at ${RATE}/s; sidecar: ${SIDECAR === 'bin' ? 'bin/superset-ha.js' : 'image (the Dockerfile ENTRYPOINT command line)'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} (${cpus().length} cores); ${new Date().toISOString()}`,
     '',
     '| measure | measured | target |',
     '|---|---|---|',
