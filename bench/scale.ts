@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { Membership, type MembershipSnapshot } from '../src/zookeeper/membership.ts';
 import { ZkSession } from '../src/zookeeper/session.ts';
+import { imageEntrypoint } from '../test/support/dockerfile.ts';
 
 const env = (name: string, def: number): number => {
   const v = process.env[name];
@@ -171,17 +172,10 @@ async function watchCount(): Promise<number> {
 
 // ---- the router-only sidecar process --------------------------------------------------------------
 const repo = join(import.meta.dirname, '..');
-/** The Dockerfile's ENTRYPOINT as argv: node, its heap flags, src/main.ts (bin/superset-ha.js uses the same flags). */
-function entrypoint(): string[] {
-  const dockerfile = readFileSync(join(repo, 'Dockerfile'), 'utf8');
-  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
-  if (!entry) throw new Error('no ENTRYPOINT in the Dockerfile');
-  return JSON.parse(entry[1]!) as string[];
-}
 function sidecarCommand(): string[] {
   if (SIDECAR === 'bin') return [join(repo, 'bin', 'superset-ha.js')];
   if (SIDECAR !== 'image') throw new Error('SCALE_SIDECAR is bin or image');
-  return entrypoint().slice(1).map((a) => (a.endsWith('.ts') ? join(repo, a) : a));
+  return imageEntrypoint().slice(1).map((a) => (a.endsWith('.ts') ? join(repo, a) : a));
 }
 
 interface Mem {
@@ -296,7 +290,7 @@ class Sidecar {
  * after it is ready, as the sidecar is, and stopped.
  */
 async function floors(env: NodeJS.ProcessEnv): Promise<{ bare: Mem; libraries: Mem }> {
-  const flags = entrypoint().slice(1, -1);
+  const flags = imageEntrypoint().slice(1, -1);
   const measure = async (args: string[], warm: boolean): Promise<Mem> => {
     const child = spawn(process.execPath, [...flags, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
     try {

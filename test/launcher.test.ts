@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { imageEntrypoint } from './support/dockerfile.ts';
 
 // bin/superset-ha.js, as npm and the scripts start the sidecar: it re-executes itself with the sidecar's
 // heap flags, and keeps the type-stripped sources in Node's compile cache so that a second start does not
@@ -21,8 +22,7 @@ function start(env: Record<string, string>): { transpiler: boolean; execArgv: st
 
 describe('bin/superset-ha.js', () => {
   it('starts with the image ENTRYPOINT heap flags unless the caller chose its own', () => {
-    const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(import.meta.dirname, '..', 'Dockerfile'), 'utf8'));
-    const imageFlags = (JSON.parse(entry![1]!) as string[]).filter((a) => a.startsWith('--'));
+    const imageFlags = imageEntrypoint().filter((a) => a.startsWith('--'));
     expect(imageFlags).toContain('--max-old-space-size=160');
     expect(start({}).execArgv).toEqual(imageFlags);
     expect(start({ NODE_OPTIONS: '--max-old-space-size=300' }).execArgv).toEqual([]);
