@@ -24,6 +24,10 @@
 #   BENCH_NOISE_RETRIES [2] share of a core is repeated (after a 3 s pause), up to this many times,
 #                           keeping the least disturbed attempt; the report shows each run's share
 #   BENCH_SHA_HEAP_FLAGS [on]  superset-ha runs as bin/superset-ha.js with the shipped heap flags; off: V8's defaults
+#   BENCH_BEFORE_DIR        a checkout of another superset-ha commit (npm deps installed, e.g. a git worktree):
+#                           adds the row "before", that commit's sidecar (its bin/superset-ha.js, else
+#                           src/main.ts, run by its own node), measured in every run next to superset-ha (the
+#                           two take turns going first), on the same ZooKeeper and backends; proxy B+35, admin B+36
 #   BENCH_SHA_TIMEOUT [30]  seconds for superset-ha to become ready (else its row is "not available")
 #   BENCH_ZK_RUN_DIR [.run/bench]  BENCH_ZK_BASE_PORT [24181]
 #                           the ZooKeeper ensemble (scripts/zk.sh) superset-ha reads; private by default
@@ -39,7 +43,7 @@ BENCH_DIR="$(cd "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO="$(dirname -- "$BENCH_DIR")"
 NODE="$REPO/node_modules/.bin/node"
 OUT="$REPO/.run/bench"
-ALL_ROWS=(direct haproxy replyfrom supersetha floor)
+ALL_ROWS=(direct haproxy replyfrom supersetha before floor)
 
 RUNS=${BENCH_RUNS:-3}
 SECS=${BENCH_SECONDS:-10}
@@ -54,6 +58,7 @@ NOISE_PCT=${BENCH_NOISE_PCT:-5}
 NOISE_RETRIES=${BENCH_NOISE_RETRIES:-2}
 ZK_RUN_DIR=${BENCH_ZK_RUN_DIR:-$OUT}
 ZK_BASE_PORT=${BENCH_ZK_BASE_PORT:-24181}
+BEFORE_DIR=${BENCH_BEFORE_DIR:-}
 
 log()  { printf '[bench] %s\n' "$*" >&2; }
 warn() { printf '[bench] WARNING: %s\n' "$*" >&2; }
@@ -77,9 +82,15 @@ for r in "${_only[@]}"; do
   case "$r" in
     direct | haproxy | replyfrom | supersetha | floor) WANT[$r]=1 ;;
     '') ;;
-    *) die "BENCH_ONLY: unknown row '$r' (rows: ${ALL_ROWS[*]})" ;;
+    *) die "BENCH_ONLY: unknown row '$r' (rows: ${ALL_ROWS[*]/before/})" ;;
   esac
 done
+if [[ -n "$BEFORE_DIR" ]]; then
+  [[ -f "$BEFORE_DIR/src/main.ts" && -x "$BEFORE_DIR/node_modules/.bin/node" ]] \
+    || die "BENCH_BEFORE_DIR=$BEFORE_DIR is not a superset-ha checkout with its npm dependencies installed"
+  BEFORE_DIR=$(cd "$BEFORE_DIR" && pwd -P)
+  WANT[before]=1
+fi
 ROWS=()
 for r in "${ALL_ROWS[@]}"; do
   if [[ -n "${WANT[$r]:-}" ]]; then ROWS+=("$r"); fi
@@ -92,6 +103,8 @@ PORT_HAPROXY=$((BASE_PORT + 10))
 PORT_REPLYFROM=$((BASE_PORT + 20))
 PORT_SHA=$((BASE_PORT + 30))
 PORT_SHA_ADMIN=$((BASE_PORT + 31))
+PORT_BEFORE=$((BASE_PORT + 35))
+PORT_BEFORE_ADMIN=$((BASE_PORT + 36))
 PORT_FLOOR=$((BASE_PORT + 40))
 BODY_PATH=/data.json
 
@@ -231,7 +244,7 @@ mkdir -p "$OUT"
 exec 7>"$OUT/proxy.lock"
 flock -n 7 || die "another bench/proxy.sh is running (lock $OUT/proxy.lock)"
 
-for p in "$PORT_A" "$PORT_B" "$PORT_HAPROXY" "$PORT_REPLYFROM" "$PORT_SHA" "$PORT_SHA_ADMIN" "$PORT_FLOOR"; do
+for p in "$PORT_A" "$PORT_B" "$PORT_HAPROXY" "$PORT_REPLYFROM" "$PORT_SHA" "$PORT_SHA_ADMIN" "$PORT_BEFORE" "$PORT_BEFORE_ADMIN" "$PORT_FLOOR"; do
   ! port_answers "$p" || die "port $p is in use; set BENCH_BASE_PORT"
 done
 
@@ -342,25 +355,15 @@ start_node_row floor dispatch-floor-server.ts "$PORT_FLOOR"
 # superset-ha reads SHA_<SECTION>__<FIELD> overrides from its environment: none of the caller's apply here.
 SHA_ENV=(env)
 while IFS= read -r v; do SHA_ENV+=(-u "$v"); done < <(compgen -e | grep '^SHA_' || true)
-start_supersetha() {
-  local cfg="$WORK/supersetha.json" st pid code url deadline ready
+# start_zookeeper: the ensemble and the helper holding the backends' znodes, once for every sidecar row.
+# Sets ZK_CONNECT; on failure returns 1 with the reason in ZK_FAILED.
+ZK_FAILED=""
+ZK_UP=0
+start_zookeeper() {
+  local st pid deadline
+  ((ZK_UP)) && return 0
+  [[ -z "$ZK_FAILED" ]] || return 1
   ZK_CONNECT=$(zk connect-string) # fixed by the base port: known before the ensemble runs
-  cat >"$cfg" <<EOF
-{
-  "cluster": "bench",
-  "roles": { "registrar": false, "router": true },
-  "zookeeper": { "connect": "$ZK_CONNECT", "root": "/superset-ha/bench", "sessionTimeoutMs": 10000 },
-  "replica": { "id": "bench-proxy", "url": "http://127.0.0.1:1" },
-  "proxy": { "host": "127.0.0.1", "port": $PORT_SHA },
-  "admin": { "host": "127.0.0.1", "port": $PORT_SHA_ADMIN },
-  "log": { "level": "warn" }
-}
-EOF
-  # A config the code does not accept yet (the proxy section is being written) fails here, in 0.3 s.
-  if ! bounded 20 "$WORK/logs/check-config.log" "${SHA_ENV[@]}" "$NODE" src/main.ts check-config --config "$cfg"; then
-    STATUS[supersetha]="not available: config rejected: $(tr '\n' ' ' <"$WORK/logs/check-config.log" | cut -c1-300 | sed 's/ *$//')"
-    return 0
-  fi
   st=$(zk status 2>/dev/null || true)
   if grep -q 'pid=[0-9]' <<<"$st"; then
     log "ZooKeeper ($ZK_RUN_DIR, base port $ZK_BASE_PORT) already running: leaving it running afterwards"
@@ -370,8 +373,8 @@ EOF
   log "starting ZooKeeper ensemble (base port $ZK_BASE_PORT)"
   if ! bounded 120 "$WORK/logs/zk-start.log" env SHA_RUN_DIR="$ZK_RUN_DIR" SHA_ZK_BASE_PORT="$ZK_BASE_PORT" \
     taskset -c "$LOAD_CPU" "$REPO/scripts/zk.sh" start; then
-    STATUS[supersetha]="not available: ZooKeeper did not start ($(last_line "$WORK/logs/zk-start.log"))"
-    return 0
+    ZK_FAILED="ZooKeeper did not start ($(last_line "$WORK/logs/zk-start.log"))"
+    return 1
   fi
   spawn zk-register "$LOAD_CPU" "$NODE" "$BENCH_DIR/zk-register.ts" "$ZK_CONNECT" /superset-ha/bench \
     "bench-a=http://127.0.0.1:$PORT_A" "bench-b=http://127.0.0.1:$PORT_B"
@@ -379,18 +382,47 @@ EOF
   deadline=$((SECONDS + 30))
   until grep -q '^registered' "$WORK/logs/zk-register.log" 2>/dev/null; do
     if ! alive "$pid" || ((SECONDS >= deadline)); then
-      STATUS[supersetha]="not available: could not register the backends in ZooKeeper ($(last_line "$WORK/logs/zk-register.log"))"
-      return 0
+      ZK_FAILED="could not register the backends in ZooKeeper ($(last_line "$WORK/logs/zk-register.log"))"
+      return 1
     fi
     sleep 0.1
   done
   log "backends registered in ZooKeeper ($ZK_CONNECT)"
+  ZK_UP=1
+}
 
+# start_sidecar ROW DIR PORT ADMIN_PORT: the superset-ha of checkout DIR as a router on PORT, reading the
+# backends from ZooKeeper. Any failure makes only this row "not available".
+start_sidecar() {
+  local row=$1 dir=$2 port=$3 admin=$4 cfg="$WORK/$1.json" pid code url deadline ready node="$2/node_modules/.bin/node" entry
+  if ! start_zookeeper; then
+    STATUS[$row]="not available: $ZK_FAILED"
+    return 0
+  fi
+  cat >"$cfg" <<EOF
+{
+  "cluster": "bench",
+  "roles": { "registrar": false, "router": true },
+  "zookeeper": { "connect": "$ZK_CONNECT", "root": "/superset-ha/bench", "sessionTimeoutMs": 10000 },
+  "replica": { "id": "bench-proxy-$row", "url": "http://127.0.0.1:1" },
+  "proxy": { "host": "127.0.0.1", "port": $port },
+  "admin": { "host": "127.0.0.1", "port": $admin },
+  "log": { "level": "warn" }
+}
+EOF
+  # A config the code does not accept fails here, in 0.3 s.
+  if ! bounded 20 "$WORK/logs/check-config-$row.log" "${SHA_ENV[@]}" "$node" "$dir/src/main.ts" check-config --config "$cfg"; then
+    STATUS[$row]="not available: config rejected: $(tr '\n' ' ' <"$WORK/logs/check-config-$row.log" | cut -c1-300 | sed 's/ *$//')"
+    return 0
+  fi
   # As users run it: bin/superset-ha.js, which gives the process the shipped heap flags (the image passes the
-  # same ones); BENCH_SHA_HEAP_FLAGS=off runs it with V8's defaults instead.
-  spawn supersetha "$PROXY_CPU" "${SHA_ENV[@]}" SUPERSET_HA_HEAP_FLAGS="${BENCH_SHA_HEAP_FLAGS:-on}" "$NODE" bin/superset-ha.js run --config "$cfg"
+  # same ones); BENCH_SHA_HEAP_FLAGS=off runs it with V8's defaults instead. A checkout older than the
+  # launcher runs src/main.ts.
+  entry="$dir/bin/superset-ha.js"
+  [[ -f "$entry" ]] || entry="$dir/src/main.ts"
+  spawn "$row" "$PROXY_CPU" "${SHA_ENV[@]}" SUPERSET_HA_HEAP_FLAGS="${BENCH_SHA_HEAP_FLAGS:-on}" "$node" "$entry" run --config "$cfg"
   pid=$SPAWNED
-  url="http://127.0.0.1:$PORT_SHA$BODY_PATH"
+  url="http://127.0.0.1:$port$BODY_PATH"
   deadline=$((SECONDS + SHA_TIMEOUT))
   ready=""
   while ((SECONDS < deadline)); do
@@ -399,28 +431,31 @@ EOF
       wait "$pid" || code=$?
       kill -KILL -- "-$pid" 2>/dev/null || true # anything it left in its group
       forget_pid "$pid"
-      STATUS[supersetha]="not available: exited with code $code: $(last_line "$WORK/logs/supersetha.log")"
+      STATUS[$row]="not available: exited with code $code: $(last_line "$WORK/logs/$row.log")"
       return 0
     fi
-    if [[ -z "$ready" && "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$PORT_SHA_ADMIN/readyz" || true)" == 200 ]]; then
+    if [[ -z "$ready" && "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$admin/readyz" || true)" == 200 ]]; then
       ready=1
       deadline=$((SECONDS + 5)) # ready: the proxy port should answer at once
     fi
     if [[ -n "$ready" && "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" != 000 ]]; then
-      STATUS[supersetha]=ok URL[supersetha]=$url PID[supersetha]=$pid
+      STATUS[$row]=ok URL[$row]=$url PID[$row]=$pid
       return 0
     fi
     sleep 0.1
   done
   if [[ -z "$ready" ]]; then
-    STATUS[supersetha]="not available: /readyz not 200 within ${SHA_TIMEOUT} s ($(curl -s --max-time 1 "http://127.0.0.1:$PORT_SHA_ADMIN/readyz" | cut -c1-200 || echo 'admin port not answering'))"
+    STATUS[$row]="not available: /readyz not 200 within ${SHA_TIMEOUT} s ($(curl -s --max-time 1 "http://127.0.0.1:$admin/readyz" | cut -c1-200 || echo 'admin port not answering'))"
   else
-    STATUS[supersetha]="not available: /readyz is 200 but nothing answers on 127.0.0.1:$PORT_SHA"
+    STATUS[$row]="not available: /readyz is 200 but nothing answers on 127.0.0.1:$port"
   fi
   stop_pid "$pid"
 }
 if [[ -n "${WANT[supersetha]:-}" ]]; then
-  start_supersetha
+  start_sidecar supersetha "$REPO" "$PORT_SHA" "$PORT_SHA_ADMIN"
+fi
+if [[ -n "${WANT[before]:-}" ]]; then
+  start_sidecar before "$BEFORE_DIR" "$PORT_BEFORE" "$PORT_BEFORE_ADMIN"
 fi
 
 # ---------------------------------------------------------------- correctness, once per row
@@ -555,7 +590,15 @@ measure() { # ROW CONNS RUN
 
 log "measuring: ${RUNS} run(s) × ${SECS} s (+${WARMUP} s warm-up) × 2 loads × ${#ROWS[@]} row(s)"
 for ((n = 1; n <= RUNS; n++)); do
+  # superset-ha and the before row take turns going first, so neither always follows the other.
+  order=()
   for r in "${ROWS[@]}"; do
+    if ((n % 2 == 0)) && [[ -n "${WANT[before]:-}" ]]; then
+      case "$r" in supersetha) r=before ;; before) r=supersetha ;; esac
+    fi
+    order+=("$r")
+  done
+  for r in "${order[@]}"; do
     for c in 50 1; do
       [[ "${STATUS[$r]}" == ok ]] || continue
       measure "$r" "$c" "$n"
@@ -579,6 +622,7 @@ pkgver() { "$NODE" -p "require('$REPO/node_modules/$1/package.json').version" 2>
   echo "load_cpu=$LOAD_CPU"
   echo "direct_c1_cpu=$DIRECT_C1_CPU"
   echo "commit=$commit"
+  if [[ -n "$BEFORE_DIR" ]]; then echo "before_commit=$(git -C "$BEFORE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"; fi
   echo "host=$NCPU cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(uname -r)"
   echo "loadavg=$LOAD_BEFORE (1/5/15 min, before the run; other work on the machine skews the figures)"
   echo "node=$("$NODE" --version)"

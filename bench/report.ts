@@ -13,6 +13,7 @@ const ROWS = [
   { id: 'replyfrom', label: 'fastify + @fastify/reply-from' },
   { id: 'floor', label: 'floor: node:http + undici dispatch' },
   { id: 'supersetha', label: '**superset-ha**' },
+  { id: 'before', label: 'superset-ha before' }, // BENCH_BEFORE_DIR: another commit, measured next to superset-ha
 ] as const;
 type RowId = (typeof ROWS)[number]['id'];
 
@@ -119,6 +120,31 @@ function othersList(s: Series): string {
   return s.othersPct.map((o) => `${o.pct.toFixed(1)}${o.repeats > 0 ? ` (after ${o.repeats} repeat${o.repeats > 1 ? 's' : ''})` : ''}`).join(' / ') || '–';
 }
 
+/**
+ * superset-ha against another commit measured in the same runs (BENCH_BEFORE_DIR). Each run measures the two
+ * back to back (taking turns going first), so the per-run ratios cancel most of a machine whose speed drifts over minutes;
+ * their median is the figure to compare, the spread says how far to trust it.
+ */
+function beforeComparison(sha: Row, before: Row): string {
+  if (before.status !== 'ok') return `superset-ha ÷ ${before.label}: n/a (${cell(before.status)})`;
+  const perRun = (f: (s: Series, i: number) => number | undefined) => {
+    const out: number[] = [];
+    for (let i = 0; i < Math.min(sha.c50.runs.length, before.c50.runs.length); i++) {
+      const a = f(sha.c50, i);
+      const b = f(before.c50, i);
+      if (a !== undefined && b !== undefined && b > 0) out.push(a / b);
+    }
+    return out;
+  };
+  const rpsRatios = perRun((s, i) => s.runs[i]?.rps);
+  const cpuRatios = perRun((s, i) => s.cpuUsPerReq[i]);
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' / ') || '–';
+  return (
+    `superset-ha ÷ ${before.label}, per run (50 conns): req/s ${list(rpsRatios)} (median ${fmt(median(rpsRatios), 2)}×), ` +
+    `proxy CPU µs/req ${list(cpuRatios)} (median ${fmt(median(cpuRatios), 2)}×)`
+  );
+}
+
 export function buildReport(dir: string): string {
   const meta = readMeta(dir);
   const noiseLimit = Number(meta.get('noise_pct') ?? '5');
@@ -129,7 +155,7 @@ export function buildReport(dir: string): string {
   }
   const rows: Row[] = ROWS.filter((r) => status.has(r.id)).map((r) => ({
     id: r.id,
-    label: r.label,
+    label: r.id === 'before' ? `superset-ha ${meta.get('before_commit') ?? '?'} (before)` : r.label,
     status: status.get(r.id)!.status,
     check: status.get(r.id)!.check,
     c50: readSeries(dir, r.id, 50),
@@ -247,8 +273,16 @@ export function buildReport(dir: string): string {
             'the floor is node:http + undici dispatch and nothing else, the least any Node proxy on those pieces costs here; ' +
             'not a target, it shows what routing, retries, metrics and header hygiene cost on top.',
         );
+        const before = byId.get('before');
+        if (before?.status === 'ok') {
+          const bF = ratio(rps('before'), rps('floor'));
+          const bCpuF = ratio(median(before.c50.cpuUsPerReq), median(floor.c50.cpuUsPerReq));
+          out.push('', `${before.label} ÷ floor (50 conns): req/s ${fmt(bF, 2)}×, proxy CPU µs/req ${fmt(bCpuF, 2)}×`);
+        }
       }
     }
+    const before = byId.get('before');
+    if (before !== undefined) out.push('', beforeComparison(sha, before));
   }
 
   out.push('');
@@ -275,7 +309,7 @@ export function buildReport(dir: string): string {
   out.push('');
   out.push('## Setup');
   out.push('');
-  for (const k of ['commit', 'host', 'loadavg', 'node', 'haproxy', 'nginx', 'wrk', 'reply_from', 'undici', 'superset_ha_heap_flags', 'zookeeper', 'work_dir']) {
+  for (const k of ['commit', 'before_commit', 'host', 'loadavg', 'node', 'haproxy', 'nginx', 'wrk', 'reply_from', 'undici', 'superset_ha_heap_flags', 'zookeeper', 'work_dir']) {
     if (meta.has(k)) out.push(`- ${k}: ${meta.get(k)}`);
   }
   out.push(
