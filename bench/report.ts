@@ -261,27 +261,23 @@ export function buildReport(dir: string): string {
     if (!sha.check.startsWith('ok')) out.push('', `Correctness check failed: ${cell(sha.check)}`);
     // Not a target: the floor does none of superset-ha's work, so this only says how much that work costs.
     const floor = byId.get('floor');
+    const before = byId.get('before');
     if (floor !== undefined) {
       out.push('');
       if (floor.status !== 'ok') {
         out.push(`superset-ha ÷ floor: n/a (floor ${cell(floor.status)})`);
       } else {
-        const vsF = ratio(rps('supersetha'), rps('floor'));
-        const cpuF = ratio(median(sha.c50.cpuUsPerReq), median(floor.c50.cpuUsPerReq));
+        // The same two ratios for superset-ha and, when measured, the before row.
+        const vsFloor = (r: Row) =>
+          `req/s ${fmt(ratio(rps(r.id), rps('floor')), 2)}×, proxy CPU µs/req ${fmt(ratio(median(r.c50.cpuUsPerReq), median(floor.c50.cpuUsPerReq)), 2)}×`;
         out.push(
-          `superset-ha ÷ floor (50 conns): req/s ${fmt(vsF, 2)}×, proxy CPU µs/req ${fmt(cpuF, 2)}× — ` +
+          `superset-ha ÷ floor (50 conns): ${vsFloor(sha)} — ` +
             'the floor is node:http + undici dispatch and nothing else, the least any Node proxy on those pieces costs here; ' +
             'not a target, it shows what routing, retries, metrics and header hygiene cost on top.',
         );
-        const before = byId.get('before');
-        if (before?.status === 'ok') {
-          const bF = ratio(rps('before'), rps('floor'));
-          const bCpuF = ratio(median(before.c50.cpuUsPerReq), median(floor.c50.cpuUsPerReq));
-          out.push('', `${before.label} ÷ floor (50 conns): req/s ${fmt(bF, 2)}×, proxy CPU µs/req ${fmt(bCpuF, 2)}×`);
-        }
+        if (before?.status === 'ok') out.push('', `${before.label} ÷ floor (50 conns): ${vsFloor(before)}`);
       }
     }
-    const before = byId.get('before');
     if (before !== undefined) out.push('', beforeComparison(sha, before));
   }
 
