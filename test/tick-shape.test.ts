@@ -17,6 +17,17 @@ describe('tick-shape', () => {
     expect(Object.keys(tick!)).toEqual(['callback', 'args']);
   });
 
+  it('catches nothing, and says so, when process.nextTick does not queue a TickObject (a replaced nextTick)', () => {
+    const original = Object.getOwnPropertyDescriptor(process, 'nextTick')!;
+    process.nextTick = ((cb: () => void) => queueMicrotask(cb)) as typeof process.nextTick;
+    try {
+      expect(captureTickObject()).toBeUndefined();
+    } finally {
+      Object.defineProperty(process, 'nextTick', original);
+    }
+    expect(captureTickObject()).toBeDefined();
+  });
+
   it('keeps the map of nextTick entries through full GCs: an entry made after them has the pinned one’s map', () => {
     const r = spawnSync(process.execPath, ['--expose-gc', '--allow-natives-syntax', BENCH, 'child', 'pinned', '5'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
